@@ -1,0 +1,48 @@
+"""A normalizing flow: a bijector from data to latent plus a Gaussian base distribution."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from waveflow.bijectors.base import Bijector
+from waveflow.bijectors.gaussian import Gaussian
+
+
+class Flow(nn.Module):
+    """``log p(x | cond) = log N(f(x); 0, sigma^2) + log|det df/dx|`` with ``f = transform``.
+
+    ``forward``/``inverse`` follow the bijector contract; ``log_prob`` is the exact
+    log-likelihood in nats per sample ``[B]``; ``sample`` draws latents of a given shape at a
+    temperature ``sigma`` and runs the inverse.
+    """
+
+    def __init__(self, transform: Bijector, base: Gaussian | None = None) -> None:
+        super().__init__()
+        self.transform = transform
+        self.base = base if base is not None else Gaussian()
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self.transform(x, cond)
+
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self.transform.inverse(z, cond)
+
+    def log_prob(self, x: Tensor, cond: Tensor | None = None, sigma: float | None = None) -> Tensor:
+        z, logdet = self.transform(x, cond)
+        return self.base.log_prob(z, sigma) + logdet
+
+    @torch.no_grad()
+    def sample(
+        self,
+        shape: tuple[int, ...],
+        cond: Tensor | None = None,
+        sigma: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Samples ``x`` whose latent has ``shape`` (``[B, C, *trailing]``)."""
+        param = next(self.parameters(), None)
+        device = param.device if param is not None else None
+        dtype = param.dtype if param is not None else None
+        z = self.base.sample(shape, sigma, generator=generator, device=device, dtype=dtype)
+        return self.transform.inverse(z, cond)[0]

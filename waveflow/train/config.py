@@ -1,0 +1,200 @@
+"""Experiment configuration: the YAML file, dotted overrides, and the engine's `TrainConfig`.
+
+A config file has four sections::
+
+    task: waveglow          # registry name (or "package.module:Class")
+    model: {...}            # parsed into the task's `model_config` dataclass
+    data: {...}             # parsed into the task's `data_config` dataclass
+    train: {...}            # parsed into `TrainConfig` below
+
+Overrides such as `train.lr=2e-4 data.segment_length=8000` are applied to the raw YAML before
+parsing; each value is read with `yaml.safe_load`. Unknown keys and wrong value types anywhere
+are WaveflowErrors that name the key (and suggest the closest valid one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from waveflow.errors import WaveflowError
+from waveflow.train.atomic import atomic_write_text
+from waveflow.train.registry import get_task
+from waveflow.train.typed_config import from_dict, to_dict, unknown_key_error
+
+SECTIONS = ("task", "model", "data", "train")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """The `train:` section: optimisation, precision, logging and checkpointing.
+
+    Steps count optimizer iterations (a step skipped by the NaN guard still counts).
+    `batch_size` is per process: with torchrun the global batch is batch_size * world size.
+    """
+
+    exp_dir: str = "exp/run"
+    seed: int = 1234
+    steps: int = 1000
+    batch_size: int = 8
+    num_workers: int = 2
+    optimizer: Literal["adam", "adamax"] = "adam"
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    warmup_steps: int = 0  # linear warm-up from lr/warmup_steps to lr
+    lr_decay: Literal["none", "cosine", "exponential"] = "none"
+    lr_min_ratio: float = 0.0  # cosine: the final lr is lr * lr_min_ratio
+    lr_decay_rate: float = 0.5  # exponential: lr is multiplied by this ...
+    lr_decay_steps: int = 100_000  # ... every lr_decay_steps steps after warm-up
+    grad_clip: float | None = None  # max global grad norm; 0 or null = off
+    dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
+    log_every: int = 50
+    valid_every: int = 1000  # 0 = validate only at the end
+    valid_batches: int | None = None  # cap on validation batches; null = whole set
+    ckpt_every: int = 1000  # 0 = checkpoint only at the end
+    keep_last: int = 3  # numbered checkpoints to keep (best.pt is kept apart); 0 = all
+    max_bad_steps: int = 50  # consecutive non-finite steps before giving up
+    init_batch_size: int | None = None  # data-dependent init batch; null = batch_size
+    media_every: int = 1000  # 0 = never call Task.log_media
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    resume: str | None = None  # "auto" (latest in exp_dir, if any) or a checkpoint path
+
+    def __post_init__(self) -> None:
+        positive = ("steps", "batch_size", "lr", "log_every", "max_bad_steps", "lr_decay_steps")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise WaveflowError(f"train.{name} must be > 0, got {getattr(self, name)}")
+        non_negative = (
+            "num_workers",
+            "weight_decay",
+            "warmup_steps",
+            "valid_every",
+            "ckpt_every",
+            "keep_last",
+            "media_every",
+            "eps",
+            "lr_min_ratio",
+        )
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise WaveflowError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("valid_batches", "init_batch_size", "grad_clip"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise WaveflowError(f"train.{name} must be >= 0 or null, got {value}")
+        if not 0 < self.lr_decay_rate <= 1:
+            raise WaveflowError(f"train.lr_decay_rate must be in (0, 1], got {self.lr_decay_rate}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise WaveflowError(f"train.betas must be in [0, 1), got {list(self.betas)}")
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """A parsed config: the task name and one dataclass instance per section."""
+
+    task: str
+    model: Any
+    data: Any
+    train: TrainConfig
+
+
+def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> ExperimentConfig:
+    """Read the YAML file at `path`, apply `KEY=VALUE` overrides and parse it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise WaveflowError(f"config file not found: {path}") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise WaveflowError(f"cannot read config file {path}: {err}") from err
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise WaveflowError(f"config file {path} is not valid YAML: {_one_line(err)}") from err
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise WaveflowError(f"config file {path} must contain a mapping of sections")
+    return parse_config(raw, overrides)
+
+
+def parse_config(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> ExperimentConfig:
+    """Parse a raw config dict (as read from YAML) after applying `KEY=VALUE` overrides."""
+    raw = _deep_copy(raw)
+    for text in overrides:
+        apply_override(raw, text)
+    for key in raw:
+        if key not in SECTIONS:
+            raise unknown_key_error(str(key), list(SECTIONS))
+    if "task" not in raw:
+        raise WaveflowError("missing key 'task' (the model family, e.g. 'waveglow' or 'glow')")
+    task = get_task(raw["task"])
+    return ExperimentConfig(
+        task=raw["task"],
+        model=from_dict(task.model_config, _section(raw, "model"), "model"),
+        data=from_dict(task.data_config, _section(raw, "data"), "data"),
+        train=from_dict(TrainConfig, _section(raw, "train"), "train"),
+    )
+
+
+def apply_override(raw: dict[str, Any], text: str) -> None:
+    """Set the dotted key of `text` ("train.lr=2e-4") in `raw`; the value is YAML."""
+    key, sep, value_text = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise WaveflowError(f"override {text!r} is not of the form KEY=VALUE (e.g. train.lr=2e-4)")
+    try:
+        value = yaml.safe_load(value_text)
+    except yaml.YAMLError:
+        value = value_text
+    *parents, leaf = key.split(".")
+    node = raw
+    for depth, part in enumerate(parents):
+        child = node.setdefault(part, {})
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            section = ".".join(parents[: depth + 1])
+            raise WaveflowError(f"override {text!r}: {section!r} is a value, not a section")
+        node = child
+    node[leaf] = value
+
+
+def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:
+    """The resolved config as plain dicts/lists/scalars (YAML and weights_only safe)."""
+    return {
+        "task": config.task,
+        "model": to_dict(config.model),
+        "data": to_dict(config.data),
+        "train": to_dict(config.train),
+    }
+
+
+def save_config(config: ExperimentConfig, path: str | os.PathLike[str]) -> None:
+    """Write the resolved config as YAML, atomically."""
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    atomic_write_text(Path(path), text)
+
+
+def _section(raw: Mapping[str, Any], name: str) -> Any:
+    value = raw.get(name)
+    return {} if value is None else value
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())

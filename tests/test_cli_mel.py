@@ -1,0 +1,91 @@
+"""`waveflow mel` end to end through `waveflow.cli.main`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from waveflow.audio.features import MelConfig, MelSpectrogram
+from waveflow.audio.io import load_audio
+from waveflow.cli import main
+
+
+@pytest.fixture
+def speech_folder(tiny_ljspeech: Path, tmp_path: Path) -> Path:
+    """Three real-speech WAVs, one FLAC and one corrupt WAV."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for source in sorted((tiny_ljspeech / "wavs").glob("*.wav"))[:3]:
+        shutil.copy(source, folder / source.name)
+    audio, rate = soundfile.read(tiny_ljspeech / "wavs" / "LJ900-0004.wav")
+    soundfile.write(folder / "LJ900-0004.flac", audio, rate, subtype="PCM_16")
+    (folder / "zz-corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEjunkjunkjunk")
+    return folder
+
+
+def test_folder_with_corrupt_file(
+    speech_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "mels"
+    assert main(["mel", str(speech_folder), "--out", str(out)]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "zz-corrupt.wav" in errors[0]
+    assert errors[0].startswith("waveflow mel: error:")
+    stems = ["LJ900-0001", "LJ900-0002", "LJ900-0003", "LJ900-0004"]
+    assert sorted(p.name for p in out.iterdir()) == [f"{s}.npy" for s in stems]
+    mel = MelSpectrogram()
+    for stem in stems:
+        source = next(speech_folder.glob(f"{stem}.*"))
+        audio = load_audio(source, 22050)
+        expected = mel(audio).numpy()
+        written = np.load(out / f"{stem}.npy")
+        assert written.dtype == np.float32 and written.shape == (80, 1 + len(audio) // 256)
+        np.testing.assert_allclose(written, expected, atol=1e-5)
+
+
+def test_both_formats_and_custom_options(speech_folder: Path, tmp_path: Path) -> None:
+    good = speech_folder / "LJ900-0001.wav"
+    out = tmp_path / "mels"
+    argv = ["mel", str(good), "--out", str(out), "--format", "both"]
+    argv += ["--n-mels", "40", "--hop-length", "128", "--win-length", "512", "--fmax", "none"]
+    assert main(argv) == 0
+    from_npy = np.load(out / "LJ900-0001.npy")
+    from_pt = torch.load(out / "LJ900-0001.pt", weights_only=True)
+    config = MelConfig(n_mels=40, hop_length=128, win_length=512, fmax=None)
+    expected = MelSpectrogram(config)(load_audio(good, 22050)).numpy()
+    np.testing.assert_allclose(from_npy, expected, atol=1e-5)
+    np.testing.assert_array_equal(from_pt.numpy(), from_npy)
+
+
+def test_sample_rate_mismatch_and_resample(speech_wav: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "mels"
+    assert main(["mel", str(speech_wav), "--out", str(out), "--sample-rate", "16000"]) == 1
+    assert "22050 Hz, expected 16000 Hz" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+    argv = ["mel", str(speech_wav), "--out", str(out), "--sample-rate", "16000", "--resample"]
+    assert main(argv) == 0
+    frames = np.load(out / f"{speech_wav.stem}.npy").shape[1]
+    expected_samples = round(soundfile.info(speech_wav).frames * 16000 / 22050)
+    assert frames == 1 + expected_samples // 256
+
+
+def test_missing_input_and_bad_option(tmp_path: Path, capsys) -> None:
+    assert main(["mel", str(tmp_path / "nothing.wav"), "--out", str(tmp_path / "o")]) == 1
+    assert "nothing.wav: no such file or folder" in capsys.readouterr().err
+    (tmp_path / "a.wav").write_bytes(b"x")
+    assert main(["mel", str(tmp_path / "a.wav"), "--out", str(tmp_path), "--n-mels", "0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["waveflow mel: error: mel config: n_mels must be a positive integer, got 0"]
+
+
+def test_command_module_does_not_import_torch() -> None:
+    code = "import sys, waveflow.commands.mel; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "False"

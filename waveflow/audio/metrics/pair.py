@@ -1,0 +1,61 @@
+"""`evaluate_pair`: all selected metrics for one reference / generated waveform pair."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+from waveflow.audio.metrics.registry import runnable_metrics
+from waveflow.audio.metrics.waveform import as_waveform, check_sample_rate, trim_to_shorter
+from waveflow.audio.metrics.world import WorldAnalysis, world_analysis
+
+
+class SignalPair:
+    """Reference and generated float64 waveforms [T] trimmed to equal length, at one rate.
+
+    WORLD analyses are computed on first use and shared by the metrics that need them.
+    """
+
+    def __init__(self, ref: np.ndarray, gen: np.ndarray, sample_rate: int, dtw: bool) -> None:
+        self.ref, self.gen = trim_to_shorter(ref, gen)
+        self.sample_rate = sample_rate
+        self.dtw = dtw
+
+    @functools.cached_property
+    def world_ref(self) -> WorldAnalysis:
+        return world_analysis(self.ref, self.sample_rate)
+
+    @functools.cached_property
+    def world_gen(self) -> WorldAnalysis:
+        return world_analysis(self.gen, self.sample_rate)
+
+
+def evaluate_pair(
+    ref: np.ndarray | torch.Tensor,
+    gen: np.ndarray | torch.Tensor,
+    sample_rate: int,
+    metrics: Iterable[str] | None = None,
+    *,
+    dtw: bool = False,
+) -> dict[str, float]:
+    """Compare a generated waveform with its reference; returns {result key: value}.
+
+    ref, gen: 1-D float waveforms [T] (numpy or torch) at `sample_rate` Hz, nominally in
+    [-1, 1]. If their lengths differ, both are trimmed to the shorter one (the tail of the
+    longer is ignored). `metrics` selects by name (see `METRIC_NAMES`; default all).
+    `dtw=True` aligns frames by dynamic time warping for MCD only.
+
+    A metric whose optional package is missing is skipped with a `MetricSkippedWarning`
+    naming the package; the others still run (if none can, `WaveflowError`). Bad input
+    raises `WaveflowError`.
+    """
+    sample_rate = check_sample_rate(sample_rate)
+    ref_audio, gen_audio = as_waveform(ref, "reference"), as_waveform(gen, "generated")
+    pair = SignalPair(ref_audio, gen_audio, sample_rate, dtw)
+    results: dict[str, float] = {}
+    for metric in runnable_metrics(metrics):
+        results.update(zip(metric.keys, metric.compute(pair), strict=True))
+    return results

@@ -131,8 +131,14 @@ def load_state(model: torch.nn.Module, state: dict[str, Any], path: str | os.Pat
 def _reason(err: BaseException, limit: int = 200) -> str:
     """A short one-line description of why loading failed."""
     text = " ".join(str(err).split()) or type(err).__name__
-    if "Weights only load failed" in text or "Unsupported global" in text:
-        return "it contains Python objects that are not plain tensors/containers (refused)"
+    unsafe = re.search(r"GLOBAL ([\w.]+)", text)
+    if unsafe:
+        return (
+            f"it would import {unsafe.group(1)} when unpickled (refused: a checkpoint may hold "
+            "only tensors and plain containers)"
+        )
+    if "Weights only load failed" in text:
+        return "the file is corrupt or not a PyTorch checkpoint"
     if "failed finding central directory" in text or "zip archive" in text:
         return "the file is truncated or not a PyTorch checkpoint"
     if isinstance(err, EOFError):

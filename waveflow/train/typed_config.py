@@ -68,18 +68,16 @@ def unknown_key_error(key: str, valid: list[str]) -> WaveflowError:
 
 
 def closest_key(key: str, valid: list[str]) -> str | None:
-    """The valid key most similar to `key`: a close spelling, or an abbreviation by initials.
+    """The valid key most similar to `key`: an abbreviation by initials, or a close spelling.
 
     Compares the last dotted component, so 'train.lerning_rate' matches 'train.lr' via the
     initials of 'lerning_rate', and 'train.batchsize' matches 'train.batch_size' by spelling.
     """
     leaf = key.rsplit(".", 1)[-1].lower()
     leaves = {v.rsplit(".", 1)[-1].lower(): v for v in valid}
-    close = difflib.get_close_matches(leaf, list(leaves), n=1, cutoff=0.6)
-    if close:
-        return leaves[close[0]]
     for candidate, full in leaves.items():
-        if _initials(leaf) == candidate or _initials(candidate) == leaf:
+        abbreviates = _initials(leaf) == candidate or _initials(candidate) == leaf
+        if abbreviates and "_" in leaf + candidate:
             return full
     close = difflib.get_close_matches(leaf, list(leaves), n=1, cutoff=0.4)
     return leaves[close[0]] if close else None

@@ -153,9 +153,11 @@ def test_validation_crops_start_at_zero_or_take_whole_utterance(tiny_ljspeech: P
     assert mel.shape == (80, trimmed // 256 + 1)
 
 
-def test_segment_length_must_be_multiple_of_hop(tiny_ljspeech: Path) -> None:
-    with pytest.raises(WaveflowError, match="multiple of hop_length"):
-        AudioSegmentDataset(wav_files(tiny_ljspeech), CONFIG, 16000)
+def test_segment_length_need_not_be_a_multiple_of_hop(tiny_ljspeech: Path) -> None:
+    audio, mel = AudioSegmentDataset(wav_files(tiny_ljspeech), CONFIG, 16000, train=False)[0]
+    assert audio.shape == (16000,) and mel.shape == (80, 16000 // 256 + 1)
+    with pytest.raises(WaveflowError, match="segment_length must be positive"):
+        AudioSegmentDataset(wav_files(tiny_ljspeech), CONFIG, 0)
     with pytest.raises(WaveflowError, match="train=False"):
         AudioSegmentDataset(wav_files(tiny_ljspeech), CONFIG, None, train=True)
 

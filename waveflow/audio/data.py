@@ -146,7 +146,9 @@ class AudioSegmentDataset(torch.utils.data.Dataset):
     - `audio`: float32 [L], a crop of file i; `mel`: float32 [n_mels, L // hop_length + 1],
       the log-mel of that crop (computed on the crop, as WaveGlow does; frame k is centred on
       crop sample k * hop_length).
-    - `segment_length` (L) must be a multiple of `mel_config.hop_length`.
+    - `segment_length` (L) is any positive length (NVIDIA's 16000 is not a multiple of the hop:
+      the mel then covers slightly more than the crop and the vocoder trims its upsampled
+      conditioning to L).
     - `train=True`: the crop start is uniform in [0, T - L], drawn from a generator seeded by
       (seed, epoch, i), so epochs are reproducible and resumable; call `set_epoch` each epoch.
     - `train=False`: the crop starts at sample 0 (deterministic). With `segment_length=None`
@@ -165,7 +167,7 @@ class AudioSegmentDataset(torch.utils.data.Dataset):
         self,
         files: Sequence[str | os.PathLike[str]],
         mel_config: MelConfig,
-        segment_length: int | None = 16384,
+        segment_length: int | None = 16000,
         *,
         train: bool = True,
         seed: int = 0,
@@ -175,11 +177,8 @@ class AudioSegmentDataset(torch.utils.data.Dataset):
         if segment_length is None:
             if train:
                 raise WaveflowError("segment_length=None (whole utterances) needs train=False")
-        elif segment_length <= 0 or segment_length % hop:
-            raise WaveflowError(
-                f"segment_length ({segment_length}) must be a positive multiple of "
-                f"hop_length ({hop})"
-            )
+        elif segment_length <= 0:
+            raise WaveflowError(f"segment_length must be positive, got {segment_length}")
         self.mel_config = mel_config
         self.segment_length = segment_length
         self.train = train

@@ -1,0 +1,56 @@
+"""The pixel convention shared by data, model and sampling, and the bits/dim formula.
+
+An 8-bit image is reduced to ``n_bits`` (``levels = floor(pixel / 2^(8 - n_bits))``, values in
+``[0, n_bins)`` with ``n_bins = 2^n_bits``) and mapped to the model's range ``[-0.5, 0.5]``::
+
+    x = (levels + u) / n_bins - 0.5,    u ~ Uniform[0, 1)  (uniform dequantisation)
+
+The flow is a density ``p(x)`` on ``[-0.5, 0.5]^D``; the probability of the discrete image is at
+least ``p(x) / n_bins^D`` (Jensen), so the reported bits per dimension are
+``(-log p(x) + D log(n_bins)) / (D log 2)`` (Glow's objective).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from waveflow.errors import WaveflowError
+
+
+def check_n_bits(n_bits: int) -> int:
+    if not isinstance(n_bits, int) or not 1 <= n_bits <= 8:
+        raise WaveflowError(f"n_bits must be an integer from 1 to 8, got {n_bits!r}")
+    return n_bits
+
+
+def reduce_bits(pixels: Tensor, n_bits: int) -> Tensor:
+    """uint8 pixels (any shape) -> integer levels in ``[0, 2^n_bits)`` (int64)."""
+    return pixels.long() // (2 ** (8 - check_n_bits(n_bits)))
+
+
+def dequantize(
+    levels: Tensor, n_bits: int, noise: bool = True, generator: torch.Generator | None = None
+) -> Tensor:
+    """Levels -> float32 ``x`` in ``[-0.5, 0.5]``: uniform noise in each bin, or bin centres."""
+    n_bins = 2 ** check_n_bits(n_bits)
+    if noise:
+        offset = torch.rand(levels.shape, generator=generator)
+    else:
+        offset = torch.full(levels.shape, 0.5)
+    return (levels.float() + offset) / n_bins - 0.5
+
+
+def to_unit_range(x: Tensor, n_bits: int) -> Tensor:
+    """Model-space ``x`` -> display values in ``[0, 1]``, quantised to the ``n_bits`` levels."""
+    n_bins = 2 ** check_n_bits(n_bits)
+    levels = torch.floor((x.float() + 0.5) * n_bins).clamp(0, n_bins - 1)
+    return levels / (n_bins - 1)
+
+
+def bits_per_dim(log_prob: Tensor, num_dims: int, n_bits: int) -> Tensor:
+    """Per-sample bits/dim ``[B]`` of the discrete data from ``log p(x)`` in nats ``[B]``."""
+    n_bins = 2 ** check_n_bits(n_bits)
+    return (-log_prob + num_dims * math.log(n_bins)) / (num_dims * math.log(2.0))

@@ -1,0 +1,200 @@
+"""Batch synthesis shared by ``waveflow synthesize`` and ``waveflow copy-synthesis``.
+
+* :func:`load_vocoder`: a native waveflow checkpoint (``task: waveglow``) or an NVIDIA one
+  (auto-detected) -> ``(WaveGlow in eval mode, sample rate)``.
+* :func:`read_mel`: a ``.npy``/``.pt`` file holding ``[n_mels, F]`` (Tacotron2 layout) or
+  ``[1, n_mels, F]`` -> float32 ``[n_mels, F]``, with one-line errors.
+* :func:`synthesize_to_files`: batches of mels -> 16-bit WAVs of ``F * hop_length`` samples
+  (or a given length), written atomically, with a progress bar and real-time-factor summary.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from waveflow.audio.features import check_log_mel
+from waveflow.audio.waveglow import WaveGlow
+from waveflow.errors import WaveflowError
+
+MEL_SUFFIXES = (".npy", ".pt")
+DEFAULT_SAMPLE_RATE = 22050
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available else cpu; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise WaveflowError("--device cuda requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[WaveGlow, int]:
+    """Load a native or NVIDIA WaveGlow checkpoint; returns ``(model, sample_rate)``."""
+    from waveflow.audio.nvidia import load_nvidia_waveglow
+    from waveflow.train.checkpoint import load_checkpoint, load_state
+    from waveflow.train.registry import get_task
+    from waveflow.train.typed_config import from_dict
+
+    try:
+        ckpt = load_checkpoint(path)
+    except WaveflowError:
+        return load_nvidia_waveglow(path).to(device).eval(), DEFAULT_SAMPLE_RATE
+    if ckpt["task"] != "waveglow":
+        raise WaveflowError(f"{path} holds a {ckpt['task']!r} model, not a WaveGlow vocoder")
+    task = get_task(ckpt["task"])
+    model = task.build_model(from_dict(task.model_config, ckpt["config"]["model"], "model"))
+    load_state(model, ckpt["model"], path)
+    data = ckpt["config"].get("data")
+    rate = data.get("sample_rate", DEFAULT_SAMPLE_RATE) if isinstance(data, dict) else None
+    return model.to(device).eval(), int(rate or DEFAULT_SAMPLE_RATE)
+
+
+def collect_files(inputs: list[Path], suffixes: tuple[str, ...]) -> tuple[list[Path], list[str]]:
+    """Files, or the ``suffixes`` files of folders (sorted, not recursive); plus errors."""
+    files, errors = [], []
+    for entry in inputs:
+        if entry.is_dir():
+            found = sorted(p for p in entry.iterdir() if p.suffix.lower() in suffixes)
+            if not found:
+                errors.append(f"{entry}: folder contains no {' or '.join(suffixes)} files")
+            files.extend(found)
+        elif entry.is_file():
+            files.append(entry)
+        else:
+            errors.append(f"{entry}: no such file or folder")
+    return files, errors
+
+
+def read_mel(path: Path, n_mel_channels: int) -> Tensor:
+    """Read a mel file as float32 ``[n_mels, F]``; raises a WaveflowError naming the problem."""
+    try:
+        if path.suffix.lower() == ".pt":
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            data = np.load(path, allow_pickle=False)
+    except Exception as err:  # numpy/torch raise many types for unreadable files
+        detail = " ".join(str(err).split())[:160] or type(err).__name__
+        raise WaveflowError(f"{path}: cannot read mel file ({detail})") from err
+    if isinstance(data, np.ndarray):
+        if not np.issubdtype(data.dtype, np.floating):
+            raise WaveflowError(f"{path}: mel must hold floating-point values, got {data.dtype}")
+        data = torch.from_numpy(data)
+    if not isinstance(data, Tensor) or not data.is_floating_point():
+        raise WaveflowError(
+            f"{path}: expected a floating-point mel array, got {type(data).__name__}"
+        )
+    if data.dim() == 3 and data.shape[0] == 1:
+        data = data[0]
+    if data.dim() != 2:
+        raise WaveflowError(
+            f"{path}: mel must have shape [n_mels, frames] or [1, n_mels, frames], "
+            f"got {list(data.shape)}"
+        )
+    if data.shape[0] != n_mel_channels:
+        raise WaveflowError(
+            f"{path}: mel has {data.shape[0]} channels, the model expects {n_mel_channels} "
+            f"(shape {list(data.shape)}; Tacotron2 layout is [n_mels, frames])"
+        )
+    if data.shape[1] == 0:
+        raise WaveflowError(f"{path}: mel has zero frames")
+    if not torch.isfinite(data).all():
+        raise WaveflowError(f"{path}: mel contains NaN or infinite values")
+    return data.float().contiguous()
+
+
+def log_mel_warning(mel: Tensor, name: str) -> str | None:
+    """The warning text if ``mel`` does not look like a natural-log mel, else None."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_log_mel(mel, name=name)
+    return str(caught[0].message) if caught else None
+
+
+@dataclass
+class SynthesisJob:
+    """One output: ``mel [n_mels, F]`` -> ``out`` with ``length`` samples (default F * hop)."""
+
+    name: str
+    mel: Tensor
+    out: Path
+    length: int | None = None
+
+
+@dataclass
+class SynthesisSettings:
+    sigma: float = 0.6
+    denoise: float = 0.0
+    dtype: torch.dtype = torch.float32
+    batch_size: int = 1
+    seed: int = 0
+
+
+def synthesize_to_files(
+    model: WaveGlow,
+    jobs: list[SynthesisJob],
+    sample_rate: int,
+    settings: SynthesisSettings,
+    command: str,
+) -> int:
+    """Synthesise every job to its WAV (atomic writes); prints a summary; returns #failures.
+
+    Mels of one batch are padded to the longest with the log floor (silence) and each output
+    is trimmed to its own length, so results do not depend on the padding beyond the model's
+    receptive field at the end of the shorter clips.
+    """
+    from tqdm import tqdm
+
+    from waveflow.audio.denoiser import Denoiser
+    from waveflow.audio.io import save_wav
+
+    if settings.batch_size < 1:
+        raise WaveflowError(f"--batch-size must be >= 1, got {settings.batch_size}")
+    device = next(model.parameters()).device
+    hop = model.config.hop_length
+    denoiser = Denoiser(model) if settings.denoise > 0 else None
+    generator = torch.Generator(device=device).manual_seed(settings.seed)
+    failed, audio_seconds, start = 0, 0.0, time.perf_counter()
+    progress = tqdm(total=len(jobs), desc=command, unit="file", file=sys.stderr)
+    for first in range(0, len(jobs), settings.batch_size):
+        batch = jobs[first : first + settings.batch_size]
+        frames = max(job.mel.shape[1] for job in batch)
+        mels = torch.full((len(batch), batch[0].mel.shape[0], frames), math.log(1e-5))
+        for i, job in enumerate(batch):
+            mels[i, :, : job.mel.shape[1]] = job.mel
+        audio = model.infer(
+            mels.to(device), sigma=settings.sigma, generator=generator, dtype=settings.dtype
+        ).float()
+        for i, job in enumerate(batch):
+            length = job.length or job.mel.shape[1] * hop
+            clip = audio[i, :length]
+            if denoiser is not None:
+                clip = denoiser(clip, strength=settings.denoise)
+            try:
+                save_wav(job.out, clip.cpu(), sample_rate)
+            except (WaveflowError, OSError) as err:
+                tqdm.write(f"waveflow {command}: error: {job.name}: {err}", file=sys.stderr)
+                failed += 1
+                continue
+            audio_seconds += length / sample_rate
+        progress.update(len(batch))
+    progress.close()
+    wall = time.perf_counter() - start
+    rtf = audio_seconds / wall if wall > 0 else float("inf")
+    print(
+        f"waveflow {command}: wrote {len(jobs) - failed} file(s): {audio_seconds:.2f} s of audio "
+        f"in {wall:.2f} s (real-time factor {rtf:.1f}x)",
+        file=sys.stderr,
+    )
+    return failed

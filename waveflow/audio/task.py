@@ -1,0 +1,176 @@
+"""The WaveGlow training task for the engine (`task: waveglow`).
+
+YAML:
+
+    task: waveglow
+    model: {n_channels: 256, ...}           # WaveGlowConfig
+    data:  {root: LJSpeech-1.1, n_valid: 100, n_test: 100, segment_length: 16384, ...}
+
+The loss is the exact negative log-likelihood in nats per audio sample (fp32); the metrics
+add bits per sample and NVIDIA's loss (which lacks the Gaussian normaliser) for comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from waveflow.audio.features import MelConfig
+from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig, likelihood_metrics
+from waveflow.errors import WaveflowError
+from waveflow.train.task import Task
+
+MEDIA_CLIPS = 2
+MEDIA_SIGMA = 0.6
+
+
+@dataclass
+class VocoderDataConfig:
+    """An LJSpeech-layout corpus, its split, the mel front end and the training crops.
+
+    The split is ``split_ljspeech(n_valid, n_test, split_seed)`` unless ``train_files`` and
+    ``valid_files`` (Tacotron2-style file lists or one id per line) are given. The mel fields
+    are those of :class:`~waveflow.audio.features.MelConfig` (Tacotron2 defaults).
+    ``segment_length`` must be a multiple of ``hop_length`` (NVIDIA used 16000 with hop 256;
+    the nearest allowed value is 16384). ``sigma`` is the training prior's standard deviation.
+    """
+
+    root: str = "data/demo-ljspeech"
+    sample_rate: int = 22050
+    n_fft: int = 1024
+    hop_length: int = 256
+    win_length: int = 1024
+    n_mels: int = 80
+    fmin: float = 0.0
+    fmax: float | None = 8000.0
+    log_floor: float = 1e-5
+    segment_length: int = 16384
+    n_valid: int = 10
+    n_test: int = 10
+    split_seed: int = 1234
+    train_files: str | None = None
+    valid_files: str | None = None
+    test_files: str | None = None
+    cache_dir: str | None = None
+    sigma: float = 1.0
+
+    def mel_config(self) -> MelConfig:
+        return MelConfig(
+            sample_rate=self.sample_rate,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax,
+            log_floor=self.log_floor,
+        )
+
+
+class WaveGlowTask(Task):
+    """WaveGlow as the engine sees it; batches are ``(audio [B, L], mel [B, n_mels, F])``."""
+
+    name = "waveglow"
+    model_config = WaveGlowConfig
+    data_config = VocoderDataConfig
+
+    def __init__(self) -> None:
+        self.sigma = 1.0
+        self.sample_rate = 22050
+
+    def build_model(self, model_cfg: WaveGlowConfig) -> WaveGlow:
+        return WaveGlow.from_config(model_cfg)
+
+    def build_datasets(
+        self, data_cfg: VocoderDataConfig, model_cfg: WaveGlowConfig
+    ) -> tuple[Dataset, Dataset]:
+        from waveflow.audio.data import (
+            AudioSegmentDataset,
+            read_file_list,
+            read_ljspeech_metadata,
+            select_utterances,
+            split_ljspeech,
+        )
+
+        if data_cfg.n_mels != model_cfg.n_mel_channels:
+            raise WaveflowError(
+                f"data.n_mels ({data_cfg.n_mels}) != model.n_mel_channels "
+                f"({model_cfg.n_mel_channels})"
+            )
+        if data_cfg.hop_length != model_cfg.hop_length:
+            raise WaveflowError(
+                f"data.hop_length ({data_cfg.hop_length}) != model.hop_length "
+                f"({model_cfg.hop_length})"
+            )
+        if not math.isfinite(data_cfg.sigma) or data_cfg.sigma <= 0:
+            raise WaveflowError(f"data.sigma must be positive, got {data_cfg.sigma}")
+        self.sigma = data_cfg.sigma
+        self.sample_rate = data_cfg.sample_rate
+        utterances = read_ljspeech_metadata(data_cfg.root)
+        if (data_cfg.train_files is None) != (data_cfg.valid_files is None):
+            raise WaveflowError("data.train_files and data.valid_files must be given together")
+        if data_cfg.train_files is not None:
+            train = select_utterances(utterances, read_file_list(data_cfg.train_files))
+            valid = select_utterances(utterances, read_file_list(data_cfg.valid_files))
+        else:
+            split = split_ljspeech(
+                utterances, data_cfg.n_valid, data_cfg.n_test, data_cfg.split_seed
+            )
+            train, valid = split.train, split.valid
+        if not valid:
+            raise WaveflowError("the validation set is empty (set data.n_valid >= 1)")
+        mel_config = data_cfg.mel_config()
+
+        def dataset(part: list, training: bool) -> AudioSegmentDataset:
+            return AudioSegmentDataset(
+                [u.path for u in part],
+                mel_config,
+                data_cfg.segment_length,
+                train=training,
+                seed=data_cfg.split_seed,
+                cache_dir=Path(data_cfg.cache_dir) if data_cfg.cache_dir else None,
+            )
+
+        return dataset(train, True), dataset(valid, False)
+
+    def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        audio, mel = batch
+        z, logdet = model(audio, mel)
+        metrics = likelihood_metrics(z.float(), logdet.float(), self.sigma)
+        return {
+            "loss": metrics["nats_per_sample"],
+            "bits_per_sample": metrics["bits_per_sample"],
+            "nvidia_loss": metrics["nvidia_loss"],
+        }
+
+    def log_media(self, model: torch.nn.Module, writer: Any, step: int, valid_set: Dataset) -> None:
+        """Two fixed validation clips at sigma 0.6: audio (real, generated) and mel images."""
+        from waveflow.audio.features import MelSpectrogram
+
+        front_end = getattr(valid_set, "mel", None) or MelSpectrogram(MelConfig())
+        rate = front_end.config.sample_rate
+        floor = math.log(front_end.config.log_floor)
+        device = next(model.parameters()).device
+        for i in range(min(MEDIA_CLIPS, len(valid_set))):
+            audio, mel = valid_set[i]
+            generator = torch.Generator(device=device).manual_seed(i)
+            fake = model.infer(mel[None].to(device), sigma=MEDIA_SIGMA, generator=generator)
+            fake = fake[0].float().clamp(-1.0, 1.0).cpu()
+            fake_mel = front_end(fake)[:, : mel.shape[1]]
+            writer.add_audio(f"valid/{i}/real", audio[None], step, sample_rate=rate)
+            writer.add_audio(f"valid/{i}/generated", fake[None], step, sample_rate=rate)
+            writer.add_image(
+                f"valid/{i}/mel_real_vs_generated", mel_image(mel, fake_mel, floor), step
+            )
+
+
+def mel_image(real: torch.Tensor, generated: torch.Tensor, floor: float) -> torch.Tensor:
+    """``[1, 2 n_mels + 1, F]`` image in [0, 1]: real on top, generated below, low bins down."""
+    stacked = torch.cat([generated, torch.full_like(real[:1], floor), real], dim=0).flip(0)
+    top = float(stacked.max())
+    return ((stacked - floor) / max(top - floor, 1e-6)).clamp(0, 1)[None]

@@ -1,0 +1,42 @@
+"""`waveflow convert`: an NVIDIA WaveGlow checkpoint -> a native waveflow checkpoint.
+
+The output `{"task": "waveglow", "config": {"model": {...}}, "model": state_dict}` loads with
+`torch.load(OUT, weights_only=True)` and `waveflow.train.checkpoint.load_model`; it is written
+atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert an NVIDIA WaveGlow checkpoint to the native format",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("source", type=Path, metavar="NVIDIA_CKPT")
+    parser.add_argument("out", type=Path, metavar="OUT")
+    parser.add_argument(
+        "--hop-length", type=int, default=None, help="override the hop (default: stored, else 256)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from dataclasses import asdict
+
+    from waveflow.audio.nvidia import load_nvidia_waveglow
+    from waveflow.train.checkpoint import save_checkpoint
+
+    model = load_nvidia_waveglow(args.source, hop_length=args.hop_length)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_checkpoint(
+        {"task": "waveglow", "config": {"model": asdict(model.config)}, "model": state}, args.out
+    )
+    print(f"waveflow convert: wrote {args.out} ({asdict(model.config)})", file=sys.stderr)
+    return 0

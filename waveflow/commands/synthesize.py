@@ -1,0 +1,102 @@
+"""`waveflow synthesize`: mel spectrograms (.npy/.pt, [n_mels, frames]) -> 16-bit WAVs.
+
+Works with native waveflow checkpoints and NVIDIA WaveGlow checkpoints (auto-detected). Each
+MEL `X.npy` gives `OUT/X.wav` with exactly frames * hop_length samples. A bad mel file prints
+one error line naming it and the others are still synthesised; the exit code is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_common_synthesis_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared with `waveflow copy-synthesis`."""
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="output folder (created)"
+    )
+    parser.add_argument("--sigma", type=float, default=0.6, help="latent temperature (0.6)")
+    parser.add_argument(
+        "--denoise", type=float, default=0.0, help="bias-removal strength, e.g. 0.1 (0: off)"
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--sample-rate",
+        type=int,
+        default=None,
+        help="sample rate of the WAVs (default: the checkpoint's, else 22050)",
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "synthesize",
+        help="vocode mel spectrograms to audio with a WaveGlow checkpoint",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "mels", nargs="+", type=Path, metavar="MEL", help=".npy/.pt files or folders"
+    )
+    parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="native or NVIDIA checkpoint"
+    )
+    add_common_synthesis_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from waveflow.audio.synthesis import (
+        DTYPES,
+        MEL_SUFFIXES,
+        SynthesisJob,
+        SynthesisSettings,
+        collect_files,
+        load_vocoder,
+        log_mel_warning,
+        read_mel,
+        resolve_device,
+        synthesize_to_files,
+    )
+    from waveflow.errors import WaveflowError
+
+    model, sample_rate = load_vocoder(args.checkpoint, resolve_device(args.device))
+    files, errors = collect_files(args.mels, MEL_SUFFIXES)
+    jobs = []
+    for file in files:
+        try:
+            mel = read_mel(file, model.config.n_mel_channels)
+        except WaveflowError as err:
+            errors.append(str(err))
+            continue
+        warning = log_mel_warning(mel, str(file))
+        if warning:
+            print(f"waveflow synthesize: warning: {warning}", file=sys.stderr)
+        jobs.append(SynthesisJob(str(file), mel, args.out / f"{file.stem}.wav"))
+    _check_unique_outputs(jobs)
+    for message in errors:
+        print(f"waveflow synthesize: error: {message}", file=sys.stderr)
+    settings = SynthesisSettings(
+        args.sigma, args.denoise, DTYPES[args.dtype], args.batch_size, args.seed
+    )
+    failed = synthesize_to_files(
+        model, jobs, args.sample_rate or sample_rate, settings, "synthesize"
+    )
+    return 1 if failed or errors else 0
+
+
+def _check_unique_outputs(jobs: list) -> None:
+    from waveflow.errors import WaveflowError
+
+    seen: dict = {}
+    for job in jobs:
+        if job.out in seen:
+            raise WaveflowError(
+                f"{job.name} and {seen[job.out]} would both be written as {job.out}"
+            )
+        seen[job.out] = job.name

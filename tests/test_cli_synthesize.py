@@ -1,0 +1,106 @@
+"""`waveflow synthesize`, `copy-synthesis` end to end on tiny native and NVIDIA checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import nvidia_layout as nl
+import soundfile
+import torch
+
+from waveflow.audio.waveglow import WaveGlow
+from waveflow.cli import main
+from waveflow.train.checkpoint import save_checkpoint
+
+
+def native_checkpoint(path, n_mel: int = 80, hop: int = 256) -> WaveGlow:
+    torch.manual_seed(0)
+    model = WaveGlow(
+        n_mel_channels=n_mel, n_flows=4, n_group=8, n_early_every=2, n_early_size=2,
+        n_layers=2, n_channels=8, hop_length=hop, upsample_kernel=4 * hop,
+    )  # fmt: skip
+    config = {"model": asdict(model.config), "data": {"sample_rate": 16000}}
+    save_checkpoint({"task": "waveglow", "config": config, "model": model.state_dict()}, path)
+    return model
+
+
+def log_mel(n_mel: int, frames: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-11.5, 1.0, size=(n_mel, frames))).astype(np.float32)
+
+
+def write_mels(folder, n_mel: int) -> None:
+    folder.mkdir()
+    np.save(folder / "a.npy", log_mel(n_mel, 9, 0))
+    torch.save(torch.from_numpy(log_mel(n_mel, 5, 1))[None], folder / "b.pt")  # [1, M, F]
+    np.save(folder / "power.npy", np.exp(log_mel(n_mel, 4, 2)) ** 2)  # warned, synthesised
+    np.save(folder / "wrong.npy", log_mel(n_mel + 1, 6, 3))  # bad channel count
+    nan = log_mel(n_mel, 6, 4)
+    nan[0, 0] = np.nan
+    np.save(folder / "nan.npy", nan)
+    (folder / "broken.npy").write_bytes(b"garbage")
+
+
+def check_outputs(out, hop: int, rate: int) -> None:
+    expected = {"a.wav": 9 * hop, "b.wav": 5 * hop, "power.wav": 4 * hop}
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)  # no temp files either
+    for name, length in expected.items():
+        info = soundfile.info(out / name)
+        assert (info.frames, info.samplerate, info.subtype) == (length, rate, "PCM_16")
+
+
+def test_synthesize_native_checkpoint_with_bad_files(tmp_path, capsys):
+    native_checkpoint(tmp_path / "model.pt")
+    write_mels(tmp_path / "mels", 80)
+    argv = ["synthesize", "--checkpoint", str(tmp_path / "model.pt"), str(tmp_path / "mels")]
+    code = main([*argv, "--out", str(tmp_path / "out"), "--batch-size", "2", "--denoise", "0.05"])
+    assert code == 1
+    err = capsys.readouterr().err
+    for name, problem in [
+        ("wrong.npy", "81 channels"),
+        ("nan.npy", "NaN"),
+        ("broken.npy", "cannot read"),
+    ]:
+        assert any(
+            name in line and problem in line and "error" in line for line in err.splitlines()
+        )
+    assert any("warning" in line and "power.npy" in line for line in err.splitlines())
+    assert "real-time factor" in err
+    check_outputs(tmp_path / "out", 256, 16000)
+
+
+def test_synthesize_nvidia_checkpoint_and_bf16(tmp_path):
+    nl.save_nvidia_checkpoint(nl.make_reference(), tmp_path / "nvidia.pt")
+    write_mels(tmp_path / "mels", 6)
+    argv = ["synthesize", "--checkpoint", str(tmp_path / "nvidia.pt"), str(tmp_path / "mels")]
+    assert main([*argv, "--out", str(tmp_path / "out"), "--dtype", "bf16"]) == 1
+    check_outputs(tmp_path / "out", 8, 22050)
+
+
+def test_synthesize_truncated_checkpoint_is_one_error_line(tmp_path, capsys):
+    native_checkpoint(tmp_path / "model.pt")
+    data = (tmp_path / "model.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 3])
+    write_mels(tmp_path / "mels", 80)
+    argv = ["synthesize", "--checkpoint", str(tmp_path / "cut.pt"), str(tmp_path / "mels")]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("waveflow synthesize: error:") and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_copy_synthesis_keeps_the_input_length(tmp_path, speech_wav):
+    native_checkpoint(tmp_path / "model.pt")
+    argv = ["copy-synthesis", str(speech_wav), "--checkpoint", str(tmp_path / "model.pt")]
+    assert main([*argv, "--out", str(tmp_path / "out"), "--sample-rate", "22050"]) == 0
+    out = soundfile.info(tmp_path / "out" / f"{speech_wav.stem}.wav")
+    assert out.frames == soundfile.info(speech_wav).frames and out.samplerate == 22050
+
+
+def test_copy_synthesis_griffin_lim_needs_no_checkpoint(tmp_path, speech_wav):
+    short = tmp_path / "short.wav"
+    audio, rate = soundfile.read(speech_wav)
+    soundfile.write(short, audio[:8000], rate)
+    assert main(["copy-synthesis", str(short), "--griffin-lim", "--out", str(tmp_path / "gl")]) == 0
+    assert soundfile.info(tmp_path / "gl" / "short.wav").frames == 8000

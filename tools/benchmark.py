@@ -1,0 +1,26 @@
+"""Benchmarks of waveflow: WaveGlow synthesis and training, Glow, and the compute floor.
+
+Usage (see ``--help`` of each command)::
+
+    python tools/benchmark.py synth [--config published|small|FILE.yaml] [--device cpu|cuda]
+        [--dtype fp32|bf16|fp16] [--batch-size 1] [--seconds 1,10] [--runs 5 --warmup 2]
+        [--json OUT] [--quick]
+    python tools/benchmark.py train [--batch-size 12 --segment-length 16000] ...
+    python tools/benchmark.py glow [--image-size 32 --channels 3 --levels 3 --steps 32
+        --hidden 512] ...
+    python tools/benchmark.py floor ...
+
+The implementation lives in ``tools/bench/``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,7 @@ YAML:
 
     task: waveglow
     model: {n_channels: 256, ...}           # WaveGlowConfig
-    data:  {root: LJSpeech-1.1, n_valid: 100, n_test: 100, segment_length: 16384, ...}
+    data:  {root: LJSpeech-1.1, n_valid: 100, n_test: 100, segment_length: 16000, ...}
 
 The loss is the exact negative log-likelihood in nats per audio sample (fp32); the metrics
 add bits per sample and NVIDIA's loss (which lacks the Gaussian normaliser) for comparison.
@@ -36,8 +36,8 @@ class VocoderDataConfig:
     The split is ``split_ljspeech(n_valid, n_test, split_seed)`` unless ``train_files`` and
     ``valid_files`` (Tacotron2-style file lists or one id per line) are given. The mel fields
     are those of :class:`~waveflow.audio.features.MelConfig` (Tacotron2 defaults).
-    ``segment_length`` must be a multiple of ``hop_length`` (NVIDIA used 16000 with hop 256;
-    the nearest allowed value is 16384). ``sigma`` is the training prior's standard deviation.
+    ``segment_length`` must be a multiple of ``n_group`` (the published 16000 with hop 256: the
+    crop's mel covers slightly more and the model trims it). ``sigma`` is the training prior's standard deviation.
     """
 
     root: str = "data/demo-ljspeech"
@@ -49,7 +49,7 @@ class VocoderDataConfig:
     fmin: float = 0.0
     fmax: float | None = 8000.0
     log_floor: float = 1e-5
-    segment_length: int = 16384
+    segment_length: int = 16000
     n_valid: int = 10
     n_test: int = 10
     split_seed: int = 1234

@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if args.n <= 0 or args.nrow <= 0:
         raise WaveflowError("--n and --nrow must be > 0")
     model, ckpt = load_model(args.checkpoint, map_location=args.device)
+    if args.class_label is not None and model.n_classes is None:
+        raise WaveflowError("--class-label needs a class-conditional model (n_classes)")
     dataset = None
     if args.interpolate or args.manipulate or args.class_label is not None:
         dataset = _held_out(ckpt, model, args.data_root)
@@ -92,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
     if args.class_label is not None:
         from waveflow.image.demos import resolve_class
 
-        if model.n_classes is None:
-            raise WaveflowError("--class-label needs a class-conditional model (n_classes)")
         label = resolve_class(args.class_label, names)
     written = []
     with torch.no_grad():

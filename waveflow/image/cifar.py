@@ -12,8 +12,10 @@ import numpy as np
 
 from waveflow.errors import WaveflowError
 
-# The only globals a CIFAR-10 batch needs: numpy's array reconstruction.
+# The only globals a CIFAR-10 batch needs: numpy's array reconstruction (and, for files
+# re-pickled by Python 3 with protocol 2, the pure function that turns text back into bytes).
 ALLOWED_GLOBALS = {
+    ("_codecs", "encode"),
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy", "ndarray"),

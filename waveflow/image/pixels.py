@@ -44,9 +44,13 @@ def dequantize(
 
 
 def to_unit_range(x: Tensor, n_bits: int) -> Tensor:
-    """Model-space ``x`` -> display values in ``[0, 1]``, quantised to the ``n_bits`` levels."""
+    """Model-space ``x`` -> display values in ``[0, 1]``, quantised to the ``n_bits`` levels.
+
+    Values outside ``[-0.5, 0.5]`` are clipped; NaN (a sample that overflowed, e.g. at high
+    temperature early in training) is shown as black."""
     n_bins = 2 ** check_n_bits(n_bits)
-    levels = torch.floor((x.float() + 0.5) * n_bins).clamp(0, n_bins - 1)
+    x = torch.nan_to_num(x.float(), nan=-0.5, posinf=0.5, neginf=-0.5)
+    levels = torch.floor((x + 0.5) * n_bins).clamp(0, n_bins - 1)
     return levels / (n_bins - 1)
 
 

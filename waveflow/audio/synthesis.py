@@ -1,7 +1,7 @@
 """Batch synthesis shared by ``waveflow synthesize`` and ``waveflow copy-synthesis``.
 
 * :func:`load_vocoder`: a native waveflow checkpoint (``task: waveglow``) or an NVIDIA one
-  (auto-detected) -> ``(WaveGlow in eval mode, sample rate)``.
+  (auto-detected) -> ``(WaveGlow in eval mode, the mel front end it expects)``.
 * :func:`read_mel`: a ``.npy``/``.pt`` file holding ``[n_mels, F]`` (Tacotron2 layout) or
   ``[1, n_mels, F]`` -> float32 ``[n_mels, F]``, with one-line errors.
 * :func:`synthesize_to_files`: batches of mels -> 16-bit WAVs of ``F * hop_length`` samples
@@ -22,12 +22,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from waveflow.audio.features import check_log_mel
+from waveflow.audio.features import MelConfig, check_log_mel
 from waveflow.audio.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 
 MEL_SUFFIXES = (".npy", ".pt")
-DEFAULT_SAMPLE_RATE = 22050
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -40,9 +39,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[WaveGlow, int]:
-    """Load a native or NVIDIA WaveGlow checkpoint; returns ``(model, sample_rate)``."""
+def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[WaveGlow, MelConfig]:
+    """Load a native or NVIDIA WaveGlow checkpoint; returns ``(model, mel front end)``.
+
+    A native checkpoint brings the mel settings it was trained with (its ``data:`` section);
+    an NVIDIA one gets the Tacotron2 defaults with the model's hop and mel channel count.
+    """
     from waveflow.audio.nvidia import load_nvidia_waveglow
+    from waveflow.audio.task import VocoderDataConfig
     from waveflow.train.checkpoint import load_checkpoint, load_state
     from waveflow.train.registry import get_task
     from waveflow.train.typed_config import from_dict
@@ -50,15 +54,21 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
     try:
         ckpt = load_checkpoint(path)
     except WaveflowError:
-        return load_nvidia_waveglow(path).to(device).eval(), DEFAULT_SAMPLE_RATE
+        model = load_nvidia_waveglow(path)
+        mel_config = MelConfig(
+            hop_length=model.config.hop_length, n_mels=model.config.n_mel_channels
+        )
+        return model.to(device).eval(), mel_config
     if ckpt["task"] != "waveglow":
         raise WaveflowError(f"{path} holds a {ckpt['task']!r} model, not a WaveGlow vocoder")
     task = get_task(ckpt["task"])
     model = task.build_model(from_dict(task.model_config, ckpt["config"]["model"], "model"))
     load_state(model, ckpt["model"], path)
-    data = ckpt["config"].get("data")
-    rate = data.get("sample_rate", DEFAULT_SAMPLE_RATE) if isinstance(data, dict) else None
-    return model.to(device).eval(), int(rate or DEFAULT_SAMPLE_RATE)
+    data = ckpt["config"].get("data") or {
+        "hop_length": model.config.hop_length,
+        "n_mels": model.config.n_mel_channels,
+    }
+    return model.to(device).eval(), from_dict(VocoderDataConfig, data, "data").mel_config()
 
 
 def collect_files(inputs: list[Path], suffixes: tuple[str, ...]) -> tuple[list[Path], list[str]]:

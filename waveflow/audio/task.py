@@ -37,7 +37,8 @@ class VocoderDataConfig:
     ``valid_files`` (Tacotron2-style file lists or one id per line) are given. The mel fields
     are those of :class:`~waveflow.audio.features.MelConfig` (Tacotron2 defaults).
     ``segment_length`` must be a multiple of ``n_group`` (the published 16000 with hop 256: the
-    crop's mel covers slightly more and the model trims it). ``sigma`` is the training prior's standard deviation.
+    crop's mel covers slightly more and the model trims it). ``sigma`` is the training prior's
+    standard deviation.
     """
 
     root: str = "data/demo-ljspeech"

@@ -33,12 +33,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     import torch
 
     from waveflow.audio.features import MelConfig, MelSpectrogram
     from waveflow.audio.io import load_audio, save_wav
     from waveflow.audio.synthesis import (
-        DEFAULT_SAMPLE_RATE,
         DTYPES,
         SynthesisJob,
         SynthesisSettings,
@@ -52,16 +53,14 @@ def run(args: argparse.Namespace) -> int:
     if args.griffin_lim == (args.checkpoint is not None):
         raise WaveflowError("give exactly one of --checkpoint CKPT and --griffin-lim")
     model = None
-    sample_rate = DEFAULT_SAMPLE_RATE
-    mel_config = MelConfig(sample_rate=args.sample_rate or sample_rate)
+    mel_config = MelConfig()
     if args.checkpoint is not None:
-        model, sample_rate = load_vocoder(args.checkpoint, resolve_device(args.device))
-        sample_rate = args.sample_rate or sample_rate
-        mel_config = MelConfig(
-            sample_rate=sample_rate,
-            hop_length=model.config.hop_length,
-            n_mels=model.config.n_mel_channels,
-            fmax=min(8000.0, sample_rate / 2),
+        model, mel_config = load_vocoder(args.checkpoint, resolve_device(args.device))
+    if args.sample_rate:
+        mel_config = replace(
+            mel_config,
+            sample_rate=args.sample_rate,
+            fmax=min(mel_config.fmax or args.sample_rate / 2, args.sample_rate / 2),
         )
     front_end = MelSpectrogram(mel_config)
     files, errors = collect_files(args.wavs, (".wav", ".flac"))
@@ -88,5 +87,5 @@ def run(args: argparse.Namespace) -> int:
     settings = SynthesisSettings(
         args.sigma, args.denoise, DTYPES[args.dtype], args.batch_size, args.seed
     )
-    failed = synthesize_to_files(model, jobs, sample_rate, settings, "copy-synthesis")
+    failed = synthesize_to_files(model, jobs, mel_config.sample_rate, settings, "copy-synthesis")
     return 1 if failed or errors else 0

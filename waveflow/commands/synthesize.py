@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from waveflow.errors import WaveflowError
 
-    model, sample_rate = load_vocoder(args.checkpoint, resolve_device(args.device))
+    model, mel_config = load_vocoder(args.checkpoint, resolve_device(args.device))
     files, errors = collect_files(args.mels, MEL_SUFFIXES)
     jobs = []
     for file in files:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         args.sigma, args.denoise, DTYPES[args.dtype], args.batch_size, args.seed
     )
     failed = synthesize_to_files(
-        model, jobs, args.sample_rate or sample_rate, settings, "synthesize"
+        model, jobs, args.sample_rate or mel_config.sample_rate, settings, "synthesize"
     )
     return 1 if failed or errors else 0
 

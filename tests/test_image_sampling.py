@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -16,7 +15,7 @@ from waveflow.errors import WaveflowError
 from waveflow.image import Glow, GlowConfig
 from waveflow.image.data import ImageDataConfig, ImageDataset
 from waveflow.image.demos import interpolation_grid, manipulation_grid, resolve_class
-from waveflow.image.evaluate import evaluate_bits_per_dim, run_image_evaluation
+from waveflow.image.evaluate import evaluate_bits_per_dim
 from waveflow.image.grid import make_grid, save_grid
 from waveflow.image.latent import interpolate
 from waveflow.image.sampling import temperature_samples
@@ -154,16 +153,11 @@ def test_sample_command_writes_pngs_and_evaluation_runs(tmp_path, capsys):
     with Image.open(out / "manipulation.png") as png:
         assert png.size == (5 * 34 + 2, 4 * 34 + 2)  # 4 sandals in the 40 test images
     capsys.readouterr()
-    args = argparse.Namespace(
-        checkpoint=str(ckpt),
-        data_root=None,
-        split="test",
-        batch_size=16,
-        max_images=None,
-        device="cpu",
-        json_out=str(tmp_path / "r.json"),
+    report = tmp_path / "r.json"
+    code = main(
+        ["evaluate", "--checkpoint", str(ckpt), "--batch-size", "16", "--json", str(report)]
     )
-    assert run_image_evaluation(args) == 0
+    assert code == 0
     assert "test bits/dim" in capsys.readouterr().out
     assert json.loads((tmp_path / "r.json").read_text())["images"] == 40
 

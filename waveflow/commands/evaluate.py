@@ -1,4 +1,11 @@
-"""`waveflow evaluate`: objective metrics of generated audio against reference recordings.
+"""`waveflow evaluate`: objective metrics of audio, held-out likelihood of a checkpoint.
+
+Modes (they combine for audio):
+  --ref DIR --gen DIR          metrics of generated audio against reference recordings
+  --ref DIR --checkpoint CKPT  exact held-out NLL (bits per sample) of a WaveGlow checkpoint
+                               (native or NVIDIA) on the reference recordings, conditioned on
+                               their mels (computed, or read from --mels DIR by name)
+  --checkpoint GLOW_CKPT       test-set bits/dim of an image Glow checkpoint
 
 Files of --gen and --ref are paired by name stem (LJ001-0001.wav ~ LJ001-0001.flac), must be
 mono at --sample-rate, and are trimmed to the shorter of each pair. Prints a table of
@@ -26,8 +33,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--ref", type=Path, required=True, metavar="DIR", help="reference audio")
-    parser.add_argument("--gen", type=Path, required=True, metavar="DIR", help="generated audio")
+    parser.add_argument("--ref", type=Path, metavar="DIR", help="reference audio")
+    parser.add_argument("--gen", type=Path, metavar="DIR", help="generated audio")
+    parser.add_argument(
+        "--checkpoint", type=Path, metavar="CKPT", help="WaveGlow (held-out NLL) or Glow checkpoint"
+    )
+    parser.add_argument(
+        "--mels", type=Path, metavar="DIR", help="mels (.npy/.pt) of the --ref files, by name"
+    )
+    parser.add_argument("--sigma", type=float, default=1.0, help="prior std for the NLL (1.0)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (checkpoints)")
+    image = parser.add_argument_group("image checkpoints")
+    image.add_argument("--data-root", help="dataset folder (default: the checkpoint's data.root)")
+    image.add_argument("--split", choices=["test", "train"], default="test")
+    image.add_argument("--batch-size", type=int, default=256)
+    image.add_argument("--max-images", type=int, help="evaluate only the first N images")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write per-file values + summary")
     parser.add_argument("--plots", type=Path, metavar="DIR", help="write one mel PNG per pair")
     parser.add_argument(
@@ -46,22 +66,75 @@ def _comma_list(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from waveflow.audio.metrics import evaluate_dirs
     from waveflow.errors import WaveflowError
 
-    per_file, summary, problems, failed = collect_warnings(
-        evaluate_dirs, args.ref, args.gen, args.sample_rate, args.metrics, dtw=args.dtw
-    )
-    if not per_file and not failed:
-        raise WaveflowError(f"no audio files of the same name in {args.ref} and {args.gen}")
+    if args.checkpoint is not None and _checkpoint_task(args.checkpoint) == "glow":
+        return _run_image(args)
+    if args.ref is None:
+        raise WaveflowError("--ref DIR (the reference recordings) is required for audio")
+    if args.gen is None and args.checkpoint is None:
+        raise WaveflowError("give --gen DIR (metrics) and/or --checkpoint CKPT (held-out NLL)")
+    per_file: dict = {}
+    summary: dict = {}
+    problems: list[str] = []
+    failed: list[str] = []
+    if args.gen is not None:
+        from waveflow.audio.metrics import evaluate_dirs
+
+        per_file, summary, problems, failed = collect_warnings(
+            evaluate_dirs, args.ref, args.gen, args.sample_rate, args.metrics, dtw=args.dtw
+        )
+        if not per_file and not failed:
+            raise WaveflowError(f"no audio files of the same name in {args.ref} and {args.gen}")
+    if args.checkpoint is not None:
+        summary.update(_nll_summary(args))
     print(format_table(summary))
     if args.json is not None:
         write_json(args.json, evaluation_record(args, per_file, summary, problems, failed))
         print(f"wrote {args.json}")
-    if args.plots is not None:
+    if args.plots is not None and args.gen is not None:
         write_mel_plots(args.ref, args.gen, sorted(per_file), args.plots, args.sample_rate)
         print(f"wrote {len(per_file)} plot(s) to {args.plots}")
     return 1 if failed else 0
+
+
+def _checkpoint_task(path: Path) -> str:
+    """The task of a native checkpoint; anything else is tried as an NVIDIA WaveGlow."""
+    from waveflow.errors import WaveflowError
+    from waveflow.train.checkpoint import load_checkpoint
+
+    try:
+        return str(load_checkpoint(path)["task"])
+    except WaveflowError:
+        return "waveglow"
+
+
+def _run_image(args: argparse.Namespace) -> int:
+    from waveflow.audio.synthesis import resolve_device
+    from waveflow.image.evaluate import run_image_evaluation
+
+    args.device = str(resolve_device(args.device))
+    args.json_out = args.json
+    return run_image_evaluation(args)
+
+
+def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Held-out NLL of the --ref recordings under the --checkpoint vocoder, as summary rows."""
+    from waveflow.audio.likelihood import held_out_nll
+    from waveflow.audio.synthesis import collect_files, load_vocoder, resolve_device
+    from waveflow.errors import WaveflowError
+
+    device = resolve_device(args.device)
+    model, mel_config = load_vocoder(args.checkpoint, device)
+    files, errors = collect_files([args.ref], (".wav", ".flac"))
+    if errors or not files:
+        raise WaveflowError("; ".join(errors) or f"no .wav/.flac files in {args.ref}")
+    result = held_out_nll(model, files, mel_config, args.sigma, device, mel_dir=args.mels)
+    n = result["files"]
+    return {
+        "nll_bits_per_sample": {"mean": result["bits_per_sample"], "std": math.nan, "n": n},
+        "nll_nats_per_sample": {"mean": result["nats_per_sample"], "std": math.nan, "n": n},
+    }
 
 
 def collect_warnings(

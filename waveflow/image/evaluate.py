@@ -50,18 +50,12 @@ def evaluate_bits_per_dim(
     return {"bits_per_dim": mean, "images": float(count)}
 
 
-def add_image_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options :func:`run_image_evaluation` reads (besides ``--checkpoint``)."""
-    parser.add_argument("--data-root", help="dataset folder (default: the checkpoint's data.root)")
-    parser.add_argument("--split", choices=["test", "train"], default="test")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--max-images", type=int, help="evaluate only the first N images")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--json", dest="json_out", help="also write the result as JSON here")
-
-
 def run_image_evaluation(args: argparse.Namespace) -> int:
-    """Evaluate a Glow checkpoint: print test bits/dim (and optionally write JSON)."""
+    """Evaluate a Glow checkpoint: print test bits/dim (and optionally write JSON).
+
+    Reads ``checkpoint``, ``data_root``, ``split``, ``batch_size``, ``max_images``, ``device``
+    and ``json_out`` from ``args`` (the options of ``waveflow evaluate``).
+    """
     from waveflow.image.data import ImageDataConfig, ImageDataset, load_split
     from waveflow.train.atomic import atomic_write_text
     from waveflow.train.checkpoint import load_model

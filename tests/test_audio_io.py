@@ -9,7 +9,8 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio.io import atomic_path, load_audio, save_wav
+from waveflow.atomic import atomic_path
+from waveflow.audio.io import load_audio, save_wav
 from waveflow.errors import WaveflowError
 
 

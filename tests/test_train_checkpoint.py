@@ -13,8 +13,9 @@ import pytest
 import torch
 from test_train_toy_task import ToyFlow, ToyTask
 
+from waveflow import atomic
 from waveflow.errors import WaveflowError
-from waveflow.train import atomic, registry
+from waveflow.train import registry
 from waveflow.train.checkpoint import (
     latest_checkpoint,
     list_checkpoints,

@@ -21,8 +21,9 @@ import numpy as np
 import soundfile
 import torch
 
+from waveflow.atomic import atomic_path
 from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.io import atomic_path, load_audio
+from waveflow.audio.io import load_audio
 from waveflow.errors import WaveflowError
 
 AUDIO_SUFFIXES = (".wav", ".flac")

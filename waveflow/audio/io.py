@@ -5,40 +5,14 @@ Conventions: audio is a 1-D float32 tensor [T] of samples in [-1, 1]; sample rat
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import soundfile
 import torch
 
+from waveflow.atomic import atomic_path
 from waveflow.errors import WaveflowError
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success it replaces `path` atomically.
-
-    Parent directories are created. If the body raises, the temporary file is removed and
-    `path` is left untouched, so no half-written output ever appears under the final name.
-    The temporary name keeps the suffix of `path` so that writers that infer the format from
-    the extension (soundfile, numpy) behave as for `path`.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}"
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_audio(

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import torch
 
-from waveflow.audio.io import atomic_path
+from waveflow.atomic import atomic_path
 from waveflow.audio.metrics.optional import import_optional
 from waveflow.errors import WaveflowError
 

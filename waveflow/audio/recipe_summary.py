@@ -201,7 +201,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def write_summary_json(summary: dict[str, Any], path: Path) -> None:
     """Write `summary` as indented JSON, atomically (NaN/inf written as null)."""
-    from waveflow.train.atomic import atomic_write_text
+    from waveflow.atomic import atomic_write_text
 
     clean = {
         key: None if isinstance(value, float) and not math.isfinite(value) else value

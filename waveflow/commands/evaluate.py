@@ -214,7 +214,7 @@ def _nan_to_none(value: Any) -> Any:
 
 def write_json(path: Path, record: dict[str, Any]) -> None:
     """Write `record` as indented JSON, atomically."""
-    from waveflow.audio.io import atomic_path
+    from waveflow.atomic import atomic_path
 
     text = json.dumps(record, indent=2, allow_nan=False) + "\n"
     with atomic_path(path) as tmp:

@@ -84,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from waveflow.atomic import atomic_path
     from waveflow.audio.features import MelConfig, MelSpectrogram
-    from waveflow.audio.io import atomic_path, load_audio
+    from waveflow.audio.io import load_audio
     from waveflow.errors import WaveflowError
 
     config = MelConfig(

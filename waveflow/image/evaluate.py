@@ -56,8 +56,8 @@ def run_image_evaluation(args: argparse.Namespace) -> int:
     Reads ``checkpoint``, ``data_root``, ``split``, ``batch_size``, ``max_images``, ``device``
     and ``json_out`` from ``args`` (the options of ``waveflow evaluate``).
     """
+    from waveflow.atomic import atomic_write_text
     from waveflow.image.data import ImageDataConfig, ImageDataset, load_split
-    from waveflow.train.atomic import atomic_write_text
     from waveflow.train.checkpoint import load_model
     from waveflow.train.typed_config import from_dict
 

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from waveflow.atomic import atomic_write
 from waveflow.errors import WaveflowError
-from waveflow.train.atomic import atomic_write
 
 
 def make_grid(images: Tensor, nrow: int = 8, padding: int = 2, pad_value: float = 1.0) -> Tensor:

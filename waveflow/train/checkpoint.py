@@ -28,8 +28,8 @@ from typing import Any
 
 import torch
 
+from waveflow.atomic import atomic_write
 from waveflow.errors import WaveflowError
-from waveflow.train.atomic import atomic_write
 from waveflow.train.registry import get_task
 from waveflow.train.typed_config import from_dict
 

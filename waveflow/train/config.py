@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import yaml
 
+from waveflow.atomic import atomic_write_text
 from waveflow.errors import WaveflowError
-from waveflow.train.atomic import atomic_write_text
 from waveflow.train.registry import get_task
 from waveflow.train.typed_config import from_dict, to_dict, unknown_key_error
 

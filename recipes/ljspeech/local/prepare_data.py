@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def write_file_list(path: Path, utterances: list, root: Path) -> None:
     """Write `wavs/<file>|<text>` lines (paths relative to `root`) atomically."""
-    from waveflow.train.atomic import atomic_write_text
+    from waveflow.atomic import atomic_write_text
 
     lines = [f"{u.path.relative_to(root).as_posix()}|{u.text}\n" for u in utterances]
     atomic_write_text(path, "".join(lines))

@@ -23,10 +23,8 @@ import torch
 
 from waveflow.atomic import atomic_path
 from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.io import load_audio
+from waveflow.audio.io import AUDIO_SUFFIXES, load_audio
 from waveflow.errors import WaveflowError
-
-AUDIO_SUFFIXES = (".wav", ".flac")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Conventions: audio is a 1-D float32 tensor [T] of samples in [-1, 1]; sample rat
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import soundfile
@@ -13,6 +14,8 @@ import torch
 
 from waveflow.atomic import atomic_path
 from waveflow.errors import WaveflowError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
 def load_audio(
@@ -77,3 +80,24 @@ def save_wav(
         raise WaveflowError(f"cannot save {path}: sample rate must be positive, got {sample_rate}")
     with atomic_path(path) as tmp:
         soundfile.write(tmp, np.clip(samples, -1.0, 1.0), sample_rate, "PCM_16", format="WAV")
+
+
+def collect_files(
+    inputs: list[Path], suffixes: tuple[str, ...] = AUDIO_SUFFIXES
+) -> tuple[list[Path], list[str]]:
+    """Expand files and folders (their ``suffixes`` files, sorted, not recursive) into files.
+
+    Returns ``(files, errors)``: one message per input that is missing or yields nothing.
+    """
+    files, errors = [], []
+    for entry in map(Path, inputs):
+        if entry.is_dir():
+            found = sorted(p for p in entry.iterdir() if p.suffix.lower() in suffixes)
+            if not found:
+                errors.append(f"{entry}: folder contains no {' or '.join(suffixes)} files")
+            files.extend(found)
+        elif entry.is_file():
+            files.append(entry)
+        else:
+            errors.append(f"{entry}: no such file or folder")
+    return files, errors

@@ -71,22 +71,6 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
     return model.to(device).eval(), from_dict(VocoderDataConfig, data, "data").mel_config()
 
 
-def collect_files(inputs: list[Path], suffixes: tuple[str, ...]) -> tuple[list[Path], list[str]]:
-    """Files, or the ``suffixes`` files of folders (sorted, not recursive); plus errors."""
-    files, errors = [], []
-    for entry in inputs:
-        if entry.is_dir():
-            found = sorted(p for p in entry.iterdir() if p.suffix.lower() in suffixes)
-            if not found:
-                errors.append(f"{entry}: folder contains no {' or '.join(suffixes)} files")
-            files.extend(found)
-        elif entry.is_file():
-            files.append(entry)
-        else:
-            errors.append(f"{entry}: no such file or folder")
-    return files, errors
-
-
 def read_mel(path: Path, n_mel_channels: int) -> Tensor:
     """Read a mel file as float32 ``[n_mels, F]``; raises a WaveflowError naming the problem."""
     try:

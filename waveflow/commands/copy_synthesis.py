@@ -38,12 +38,11 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from waveflow.audio.features import MelConfig, MelSpectrogram
-    from waveflow.audio.io import load_audio, save_wav
+    from waveflow.audio.io import collect_files, load_audio, save_wav
     from waveflow.audio.synthesis import (
         DTYPES,
         SynthesisJob,
         SynthesisSettings,
-        collect_files,
         load_vocoder,
         resolve_device,
         synthesize_to_files,
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             fmax=min(mel_config.fmax or args.sample_rate / 2, args.sample_rate / 2),
         )
     front_end = MelSpectrogram(mel_config)
-    files, errors = collect_files(args.wavs, (".wav", ".flac"))
+    files, errors = collect_files(args.wavs)
     jobs = []
     for file in files:
         try:

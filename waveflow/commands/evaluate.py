@@ -120,13 +120,14 @@ def _run_image(args: argparse.Namespace) -> int:
 
 def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Held-out NLL of the --ref recordings under the --checkpoint vocoder, as summary rows."""
+    from waveflow.audio.io import collect_files
     from waveflow.audio.likelihood import held_out_nll
-    from waveflow.audio.synthesis import collect_files, load_vocoder, resolve_device
+    from waveflow.audio.synthesis import load_vocoder, resolve_device
     from waveflow.errors import WaveflowError
 
     device = resolve_device(args.device)
     model, mel_config = load_vocoder(args.checkpoint, device)
-    files, errors = collect_files([args.ref], (".wav", ".flac"))
+    files, errors = collect_files([args.ref])
     if errors or not files:
         raise WaveflowError("; ".join(errors) or f"no .wav/.flac files in {args.ref}")
     result = held_out_nll(model, files, mel_config, args.sigma, device, mel_dir=args.mels)

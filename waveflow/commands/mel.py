@@ -12,8 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-AUDIO_SUFFIXES = (".wav", ".flac")
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -62,23 +60,6 @@ def _optional_float(text: str) -> float | None:
     return None if text.lower() == "none" else float(text)
 
 
-def collect_audio_files(inputs: list[Path]) -> tuple[list[Path], list[str]]:
-    """Expand inputs (files, or folders: their .wav/.flac files, sorted, not recursive) into
-    audio files; returns (files, error messages for inputs that yield nothing)."""
-    files, errors = [], []
-    for entry in inputs:
-        if entry.is_dir():
-            found = sorted(p for p in entry.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
-            if not found:
-                errors.append(f"{entry}: folder contains no .wav or .flac files")
-            files.extend(found)
-        elif entry.is_file():
-            files.append(entry)
-        else:
-            errors.append(f"{entry}: no such file or folder")
-    return files, errors
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -86,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     from waveflow.atomic import atomic_path
     from waveflow.audio.features import MelConfig, MelSpectrogram
-    from waveflow.audio.io import load_audio
+    from waveflow.audio.io import collect_files, load_audio
     from waveflow.errors import WaveflowError
 
     config = MelConfig(
@@ -98,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         fmin=args.fmin,
         fmax=args.fmax,
     )
-    files, errors = collect_audio_files(args.inputs)
+    files, errors = collect_files(args.inputs)
     stems: dict[str, Path] = {}
     for file in files:
         if file.stem in stems:

@@ -51,12 +51,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from waveflow.audio.io import collect_files
     from waveflow.audio.synthesis import (
         DTYPES,
         MEL_SUFFIXES,
         SynthesisJob,
         SynthesisSettings,
-        collect_files,
         load_vocoder,
         log_mel_warning,
         read_mel,

@@ -14,6 +14,7 @@ stage=0
 stop_stage=3
 conf=conf/glow.yaml
 db_root=downloads/cifar10
+expdir=""                             # experiment folder (default: exp/TAG)
 tag=""
 train_args=""
 device=auto
@@ -26,13 +27,14 @@ while [[ $# -gt 0 ]]; do
         --conf) conf=$2; shift 2 ;;
         --db-root) db_root=$2; shift 2 ;;
         --tag) tag=$2; shift 2 ;;
+        --exp) expdir=$2; shift 2 ;;
         --train-args) train_args=$2; shift 2 ;;
         --device) device=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 1 ;;
     esac
 done
 [[ -n "$tag" ]] || tag=$(basename "$conf" .yaml)
-expdir=exp/$tag
+[[ -n "$expdir" ]] || expdir=exp/$tag
 [[ $device != auto ]] || device=$(python -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
 
 if [[ $stage -le 0 && $stop_stage -ge 0 ]]; then
@@ -51,9 +53,8 @@ ckpt=$expdir/best.pt
 
 if [[ $stage -le 2 && $stop_stage -ge 2 ]]; then
     echo "stage 2: test bits/dim of $ckpt"
-    python -c "import argparse, sys; from waveflow.image.evaluate import run_image_evaluation; \
-sys.exit(run_image_evaluation(argparse.Namespace(checkpoint='$ckpt', data_root='$db_root', \
-split='test', batch_size=256, max_images=None, device='$device', json_out='$expdir/test_bpd.json')))"
+    "$waveflow" evaluate --checkpoint "$ckpt" --data-root "$db_root" --split test \
+        --batch-size 256 --device "$device" --json "$expdir/test_bpd.json"
 fi
 
 if [[ $stage -le 3 && $stop_stage -ge 3 ]]; then

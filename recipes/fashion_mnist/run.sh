@@ -13,6 +13,7 @@ stop_stage=3
 conf=conf/glow_small.yaml
 db_root=downloads/fashion_mnist       # where the four *-ubyte.gz files go
 system_copy=/usr/share/datasets/fashion-mnist   # Debian's dataset-fashion-mnist package
+expdir=""                             # experiment folder (default: exp/TAG)
 tag=""                                # experiment name (default: the config's name)
 train_args=""                         # extra KEY=VALUE config overrides for stage 1
 waveflow=${WAVEFLOW:-waveflow}
@@ -24,12 +25,13 @@ while [[ $# -gt 0 ]]; do
         --conf) conf=$2; shift 2 ;;
         --db-root) db_root=$2; shift 2 ;;
         --tag) tag=$2; shift 2 ;;
+        --exp) expdir=$2; shift 2 ;;
         --train-args) train_args=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 1 ;;
     esac
 done
 [[ -n "$tag" ]] || tag=$(basename "$conf" .yaml)
-expdir=exp/$tag
+[[ -n "$expdir" ]] || expdir=exp/$tag
 
 if [[ $stage -le 0 && $stop_stage -ge 0 ]]; then
     echo "stage 0: data in $db_root"
@@ -58,9 +60,8 @@ ckpt=$expdir/best.pt
 
 if [[ $stage -le 2 && $stop_stage -ge 2 ]]; then
     echo "stage 2: test bits/dim of $ckpt"
-    python -c "import argparse, sys; from waveflow.image.evaluate import run_image_evaluation; \
-sys.exit(run_image_evaluation(argparse.Namespace(checkpoint='$ckpt', data_root='$db_root', \
-split='test', batch_size=500, max_images=None, device='cpu', json_out='$expdir/test_bpd.json')))"
+    "$waveflow" evaluate --checkpoint "$ckpt" --data-root "$db_root" --split test \
+        --batch-size 500 --device "cpu" --json "$expdir/test_bpd.json"
 fi
 
 if [[ $stage -le 3 && $stop_stage -ge 3 ]]; then

@@ -38,7 +38,7 @@ train_args=""     # extra `waveflow train` overrides, e.g. "train.steps=1000 tra
 metrics=mel,mrstft,pesq,stoi,mcd,f0  # stage 4 `waveflow evaluate --metrics`
 
 usage() {
-    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     cat <<USAGE
 
 Options (defaults):

@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check waveflow tests tools
+	$(BIN)/ruff check waveflow tests tools recipes
 
 test: lint
 	$(BIN)/python -m pytest -q

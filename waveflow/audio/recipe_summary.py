@@ -34,32 +34,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from waveflow.audio.features import MelConfig
+from waveflow.audio.io import AUDIO_SUFFIXES
+from waveflow.audio.likelihood import held_out_nll
 from waveflow.audio.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
-
-AUDIO_SUFFIXES = (".wav", ".flac")
-
-
-@torch.no_grad()
-def held_out_nll(
-    model: WaveGlow,
-    files: Sequence[Path],
-    mel_config: MelConfig,
-    sigma: float = 1.0,
-    device: torch.device | str = "cpu",
-) -> float:
-    """Exact NLL in bits per sample of whole utterances (trimmed to a multiple of the hop),
-    averaged over all their samples; `sigma` is the prior's std used in training."""
-    from waveflow.audio.data import AudioSegmentDataset
-
-    dataset = AudioSegmentDataset(files, mel_config, segment_length=None, train=False)
-    total_bits, total_samples = 0.0, 0
-    for audio, mel in dataset:
-        metrics = model.nll(audio[None].to(device), mel[None].to(device), sigma)
-        total_bits += float(metrics["bits_per_sample"]) * audio.shape[0]
-        total_samples += audio.shape[0]
-    return total_bits / total_samples
 
 
 @torch.no_grad()
@@ -156,10 +134,12 @@ def recipe_summary(args: argparse.Namespace) -> dict[str, Any]:
         "test_utterances": len(files),
         "test_seconds": sum(len(ref) for ref in refs) / rate,
         "sigma": args.sigma,
-        "nll_bits_per_sample": held_out_nll(model, files, mel_config, data_cfg.sigma, device),
+        "nll_bits_per_sample": held_out_nll(model, files, mel_config, data_cfg.sigma, device)[
+            "bits_per_sample"
+        ],
         "untrained_nll_bits_per_sample": held_out_nll(
             untrained, files, mel_config, data_cfg.sigma, device
-        ),
+        )["bits_per_sample"],
         "mel_l1": mel_distance(args.ref, args.gen, rate),
         "baseline_mel_l1": mel_distance(args.ref, args.baseline, rate) if args.baseline else None,
         "noise_mel_l1": synthesis_mel_distance(untrained, refs, mels, rate, args.sigma, device),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from test_image_data import write_mnist_layout
+from test_image_data import write_cifar, write_mnist_layout
 
 from waveflow.train.config import load_config
 
@@ -48,6 +48,20 @@ def test_fashion_mnist_recipe_trains_evaluates_and_samples(tmp_path: Path) -> No
     ]  # fmt: skip
     with Image.open(exp / "samples" / "samples_T0.7.png") as png:
         assert png.mode == "L"
+
+
+def test_cifar10_recipe_trains_evaluates_and_samples(tmp_path: Path) -> None:
+    data, exp = tmp_path / "cifar", tmp_path / "exp"
+    write_cifar(data, n=24)
+    result = run_recipe(
+        "cifar10", "--stage", "1", "--stop-stage", "3", "--db-root", str(data),
+        "--exp", str(exp), "--device", "cpu",
+        "--train-args", TINY + " model.n_levels=2 train.num_workers=0",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((exp / "test_bpd.json").read_text())["images"] == 24
+    with Image.open(exp / "samples" / "samples_T0.7.png") as png:
+        assert png.mode == "RGB"
 
 
 def test_image_recipe_rejects_unknown_options() -> None:

@@ -29,7 +29,7 @@ from typing import Any
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
-        help="objective metrics (mel L1, MR-STFT, PESQ, STOI, MCD, F0) of generated audio",
+        help="audio metrics (mel L1, MR-STFT, PESQ, STOI, MCD, F0), held-out NLL, image bits/dim",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

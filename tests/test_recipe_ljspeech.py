@@ -229,13 +229,14 @@ def test_summary_table_shows_every_number() -> None:
         "device": "cpu",
         "nll_bits_per_sample": -3.21,
         "untrained_nll_bits_per_sample": 1.348,
+        "mismatched_mel_nll_bits_per_sample": -2.5,
         "mel_l1": 1.234,
         "baseline_mel_l1": 0.456,
         "noise_mel_l1": 3.5,
         "real_time_factor": 0.25,
     }
     table = format_summary(summary)
-    for text in ("-3.210", "1.348", "1.234", "0.456", "3.500", "0.250", "4.0x", "12.8 s"):
+    for text in ("-3.210", "1.348", "-2.500", "1.234", "0.456", "3.500", "0.250", "4.0x", "12.8 s"):
         assert text in table
     assert len({len(line) for line in table.splitlines()}) == 1  # aligned columns
     assert "Griffin-Lim" not in format_summary({**summary, "baseline_mel_l1": None})

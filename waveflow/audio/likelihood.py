@@ -20,6 +20,7 @@ def held_out_nll(
     sigma: float = 1.0,
     device: torch.device | str = "cpu",
     mel_dir: Path | None = None,
+    mismatched: bool = False,
 ) -> dict[str, float]:
     """Exact NLL of whole utterances under ``model``, averaged over all their samples.
 
@@ -27,6 +28,10 @@ def held_out_nll(
     ``.pt``) when given; the audio is trimmed to what the mel covers and to a multiple of the
     model's ``n_group`` (and of the hop). ``sigma`` is the prior's std used in training (1.0).
     Unusable files are skipped with one warning (see ``AudioSegmentDataset``).
+
+    ``mismatched=True`` scores each utterance with the mel of the next one (cycled along time
+    to the right length): the gap to the matched NLL measures how much the model relies on its
+    conditioning (a vocoder that ignores the mel scores both the same).
     Returns ``{"bits_per_sample", "nats_per_sample", "files", "samples"}``.
     """
     from waveflow.audio.data import AudioSegmentDataset
@@ -34,11 +39,16 @@ def held_out_nll(
     dataset = AudioSegmentDataset(files, mel_config, segment_length=None, train=False)
     group = model.config.n_group
     total_nats, total_samples = 0.0, 0
+    pairs = []
     for file, (audio, mel) in zip(dataset.files, dataset, strict=True):
         if mel_dir is not None:
             mel = _read_mel_of(file, Path(mel_dir), model.config.n_mel_channels)
             audio = audio[: mel.shape[-1] * model.config.hop_length]
-        audio = audio[: audio.shape[0] - audio.shape[0] % group]
+        pairs.append((audio[: audio.shape[0] - audio.shape[0] % group], mel))
+    for i, (audio, mel) in enumerate(pairs):
+        if mismatched:
+            other = pairs[(i + 1) % len(pairs)][1]
+            mel = other[:, torch.arange(mel.shape[-1]) % other.shape[-1]]
         nats = model.nll(audio[None].to(device), mel[None].to(device), sigma)["nats_per_sample"]
         total_nats += float(nats) * audio.shape[0]
         total_samples += audio.shape[0]

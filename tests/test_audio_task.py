@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from waveflow.audio.features import MelConfig
 from waveflow.audio.task import VocoderDataConfig, WaveGlowTask
 from waveflow.audio.waveglow import WaveGlowConfig
 from waveflow.errors import WaveflowError
@@ -18,9 +19,11 @@ TINY_MODEL = WaveGlowConfig(
 )  # fmt: skip
 
 
-def data_config(root, **overrides) -> VocoderDataConfig:
-    settings = {"n_valid": 1, "n_test": 1, "segment_length": 1024, "n_mels": N_MELS}
-    return VocoderDataConfig(root=str(root), **{**settings, **overrides})
+def data_config(root, n_valid: int = 1, **mel_overrides) -> VocoderDataConfig:
+    mel = MelConfig(**{"n_mels": N_MELS, **mel_overrides})
+    return VocoderDataConfig(
+        root=str(root), n_valid=n_valid, n_test=1, segment_length=1024, mel=mel
+    )
 
 
 class RecordingWriter:

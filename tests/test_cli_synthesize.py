@@ -20,7 +20,7 @@ def native_checkpoint(path, n_mel: int = 80, hop: int = 256) -> WaveGlow:
         n_mel_channels=n_mel, n_flows=4, n_group=8, n_early_every=2, n_early_size=2,
         n_layers=2, n_channels=8, hop_length=hop, upsample_kernel=4 * hop,
     )  # fmt: skip
-    config = {"model": asdict(model.config), "data": {"sample_rate": 16000}}
+    config = {"model": asdict(model.config), "data": {"mel": {"sample_rate": 16000}}}
     save_checkpoint({"task": "waveglow", "config": config, "model": model.state_dict()}, path)
     return model
 

@@ -204,8 +204,8 @@ def test_stage1_reports_a_missing_corpus(tmp_path: Path) -> None:
 def test_recipe_configs_load_without_unknown_keys(name: str) -> None:
     config = load_config(RECIPE / "conf" / f"{name}.yaml")
     assert config.task == "waveglow"
-    assert config.model.n_mel_channels == config.data.n_mels
-    assert config.model.hop_length == config.data.hop_length
+    assert config.model.n_mel_channels == config.data.mel.n_mels
+    assert config.model.hop_length == config.data.mel.hop_length
     assert config.data.sigma == 1.0
 
 

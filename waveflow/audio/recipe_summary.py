@@ -119,7 +119,7 @@ def recipe_summary(args: argparse.Namespace) -> dict[str, Any]:
     if not isinstance(model, WaveGlow):
         raise WaveflowError(f"{args.checkpoint} holds a {ckpt['task']!r} model, not WaveGlow")
     data_cfg = from_dict(task.data_config, ckpt["config"]["data"], "data")
-    mel_config = data_cfg.mel_config()
+    mel_config = data_cfg.mel
     rate = mel_config.sample_rate
     pairs = paired_test_files(args.ref, args.mels)
     files = [ref for ref, _ in pairs]

@@ -65,10 +65,9 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
     model = task.build_model(from_dict(task.model_config, ckpt["config"]["model"], "model"))
     load_state(model, ckpt["model"], path)
     data = ckpt["config"].get("data") or {
-        "hop_length": model.config.hop_length,
-        "n_mels": model.config.n_mel_channels,
+        "mel": {"hop_length": model.config.hop_length, "n_mels": model.config.n_mel_channels}
     }
-    return model.to(device).eval(), from_dict(VocoderDataConfig, data, "data").mel_config()
+    return model.to(device).eval(), from_dict(VocoderDataConfig, data, "data").mel
 
 
 def read_mel(path: Path, n_mel_channels: int) -> Tensor:

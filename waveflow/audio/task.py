@@ -13,7 +13,7 @@ add bits per sample and NVIDIA's loss (which lacks the Gaussian normaliser) for 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,22 +34,16 @@ class VocoderDataConfig:
     """An LJSpeech-layout corpus, its split, the mel front end and the training crops.
 
     The split is ``split_ljspeech(n_valid, n_test, split_seed)`` unless ``train_files`` and
-    ``valid_files`` (Tacotron2-style file lists or one id per line) are given. The mel fields
-    are those of :class:`~waveflow.audio.features.MelConfig` (Tacotron2 defaults).
+    ``valid_files`` (Tacotron2-style file lists or one id per line) are given. ``mel`` is the
+    front end, a :class:`~waveflow.audio.features.MelConfig` (Tacotron2 defaults; YAML
+    ``data: {mel: {n_fft: 1024, ...}}``).
     ``segment_length`` must be a multiple of ``n_group`` (the published 16000 with hop 256: the
     crop's mel covers slightly more and the model trims it). ``sigma`` is the training prior's
     standard deviation.
     """
 
     root: str = "data/demo-ljspeech"
-    sample_rate: int = 22050
-    n_fft: int = 1024
-    hop_length: int = 256
-    win_length: int = 1024
-    n_mels: int = 80
-    fmin: float = 0.0
-    fmax: float | None = 8000.0
-    log_floor: float = 1e-5
+    mel: MelConfig = field(default_factory=MelConfig)
     segment_length: int = 16000
     n_valid: int = 10
     n_test: int = 10
@@ -59,18 +53,6 @@ class VocoderDataConfig:
     test_files: str | None = None
     cache_dir: str | None = None
     sigma: float = 1.0
-
-    def mel_config(self) -> MelConfig:
-        return MelConfig(
-            sample_rate=self.sample_rate,
-            n_fft=self.n_fft,
-            hop_length=self.hop_length,
-            win_length=self.win_length,
-            n_mels=self.n_mels,
-            fmin=self.fmin,
-            fmax=self.fmax,
-            log_floor=self.log_floor,
-        )
 
 
 class WaveGlowTask(Task):
@@ -98,20 +80,20 @@ class WaveGlowTask(Task):
             split_ljspeech,
         )
 
-        if data_cfg.n_mels != model_cfg.n_mel_channels:
+        if data_cfg.mel.n_mels != model_cfg.n_mel_channels:
             raise WaveflowError(
-                f"data.n_mels ({data_cfg.n_mels}) != model.n_mel_channels "
+                f"data.mel.n_mels ({data_cfg.mel.n_mels}) != model.n_mel_channels "
                 f"({model_cfg.n_mel_channels})"
             )
-        if data_cfg.hop_length != model_cfg.hop_length:
+        if data_cfg.mel.hop_length != model_cfg.hop_length:
             raise WaveflowError(
-                f"data.hop_length ({data_cfg.hop_length}) != model.hop_length "
+                f"data.mel.hop_length ({data_cfg.mel.hop_length}) != model.hop_length "
                 f"({model_cfg.hop_length})"
             )
         if not math.isfinite(data_cfg.sigma) or data_cfg.sigma <= 0:
             raise WaveflowError(f"data.sigma must be positive, got {data_cfg.sigma}")
         self.sigma = data_cfg.sigma
-        self.sample_rate = data_cfg.sample_rate
+        self.sample_rate = data_cfg.mel.sample_rate
         utterances = read_ljspeech_metadata(data_cfg.root)
         if (data_cfg.train_files is None) != (data_cfg.valid_files is None):
             raise WaveflowError("data.train_files and data.valid_files must be given together")
@@ -125,7 +107,7 @@ class WaveGlowTask(Task):
             train, valid = split.train, split.valid
         if not valid:
             raise WaveflowError("the validation set is empty (set data.n_valid >= 1)")
-        mel_config = data_cfg.mel_config()
+        mel_config = data_cfg.mel
 
         def dataset(part: list, training: bool) -> AudioSegmentDataset:
             return AudioSegmentDataset(

@@ -73,7 +73,7 @@ def prepare(args: argparse.Namespace) -> None:
     from waveflow.train.config import load_config
 
     data_cfg = load_config(args.conf).data
-    mel_config = data_cfg.mel_config()
+    mel_config = data_cfg.mel
     utterances = read_ljspeech_metadata(args.db_root)
     lists = (args.train_list, args.valid_list, args.test_list)
     if any(lists):

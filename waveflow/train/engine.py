@@ -155,13 +155,13 @@ class Trainer:
         valid: dict[str, float] = {}
         valid_step = -1
         last_log = time.perf_counter()
-        samples = 0
+        examples = 0
         batches = self._batches()
         while self.step < cfg.steps:
             batch = next(batches)
             self.step += 1
             values, grad_norm, ok = self._train_step(batch)
-            samples += cfg.batch_size * self.env.world_size
+            examples += cfg.batch_size * self.env.world_size
             if ok:
                 bad_in_row = 0
                 meter.add({**values, "grad_norm": grad_norm})
@@ -173,9 +173,9 @@ class Trainer:
             if self.step % cfg.log_every == 0 and meter.sums:
                 elapsed = time.perf_counter() - last_log
                 train_means = meter.means()
-                self._log_train(train_means, samples / max(elapsed, 1e-9))
+                self._log_train(train_means, examples / max(elapsed, 1e-9))
                 meter.reset()
-                last_log, samples = time.perf_counter(), 0
+                last_log, examples = time.perf_counter(), 0
             if cfg.valid_every and self.step % cfg.valid_every == 0:
                 valid, valid_step = self._validate_and_keep_best(), self.step
             if cfg.media_every and self.step % cfg.media_every == 0:
@@ -240,9 +240,9 @@ class Trainer:
                 "try a lower train.lr, a train.grad_clip, or train.dtype=fp32"
             )
 
-    def _log_train(self, means: dict[str, float], samples_per_s: float) -> None:
+    def _log_train(self, means: dict[str, float], examples_per_s: float) -> None:
         lr = self.optimizer.param_groups[0]["lr"]
-        extra = {"lr": lr, "samples_per_s": samples_per_s}
+        extra = {"lr": lr, "examples_per_s": examples_per_s}
         if self.scaler.is_enabled():
             extra["loss_scale"] = float(self.scaler.get_scale())
         self.monitor.scalars("train", {**means, **extra}, self.step)

@@ -47,8 +47,7 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
     """
     from waveflow.audio.nvidia import load_nvidia_waveglow
     from waveflow.audio.task import VocoderDataConfig
-    from waveflow.train.checkpoint import load_checkpoint, load_state
-    from waveflow.train.registry import get_task
+    from waveflow.train.checkpoint import load_checkpoint, model_from_checkpoint
     from waveflow.train.typed_config import from_dict
 
     try:
@@ -61,9 +60,7 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
         return model.to(device).eval(), mel_config
     if ckpt["task"] != "waveglow":
         raise WaveflowError(f"{path} holds a {ckpt['task']!r} model, not a WaveGlow vocoder")
-    task = get_task(ckpt["task"])
-    model = task.build_model(from_dict(task.model_config, ckpt["config"]["model"], "model"))
-    load_state(model, ckpt["model"], path)
+    model = model_from_checkpoint(ckpt, path)
     data = ckpt["config"].get("data") or {
         "mel": {"hop_length": model.config.hop_length, "n_mels": model.config.n_mel_channels}
     }

@@ -111,11 +111,15 @@ def load_model(
     `ckpt["config"]["model"]` and its weights are loaded strictly from `ckpt["model"]`.
     """
     ckpt = load_checkpoint(path, map_location="cpu")
+    return model_from_checkpoint(ckpt, path).to(map_location).eval(), ckpt
+
+
+def model_from_checkpoint(ckpt: dict[str, Any], path: str | os.PathLike[str]) -> torch.nn.Module:
+    """Build the model of a loaded checkpoint (``load_checkpoint``) and load its weights."""
     task = get_task(ckpt["task"])
-    model_cfg = from_dict(task.model_config, ckpt["config"]["model"], "model")
-    model = task.build_model(model_cfg)
+    model = task.build_model(from_dict(task.model_config, ckpt["config"]["model"], "model"))
     load_state(model, ckpt["model"], path)
-    return model.to(map_location).eval(), ckpt
+    return model
 
 
 def load_state(model: torch.nn.Module, state: dict[str, Any], path: str | os.PathLike[str]) -> None:

@@ -35,7 +35,6 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n "$tag" ]] || tag=$(basename "$conf" .yaml)
 [[ -n "$expdir" ]] || expdir=exp/$tag
-[[ $device != auto ]] || device=$(python -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
 
 if [[ $stage -le 0 && $stop_stage -ge 0 ]]; then
     echo "stage 0: CIFAR-10 in $db_root"

@@ -30,15 +30,6 @@ MEL_SUFFIXES = (".npy", ".pt")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise WaveflowError("--device cuda requested but no CUDA device is available")
-    return torch.device(name)
-
-
 def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[WaveGlow, MelConfig]:
     """Load a native or NVIDIA WaveGlow checkpoint; returns ``(model, mel front end)``.
 

@@ -44,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
         SynthesisJob,
         SynthesisSettings,
         load_vocoder,
-        resolve_device,
         synthesize_to_files,
     )
+    from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
 
     if args.griffin_lim == (args.checkpoint is not None):

@@ -110,7 +110,7 @@ def _checkpoint_task(path: Path) -> str:
 
 
 def _run_image(args: argparse.Namespace) -> int:
-    from waveflow.audio.synthesis import resolve_device
+    from waveflow.device import resolve_device
     from waveflow.image.evaluate import run_image_evaluation
 
     args.device = str(resolve_device(args.device))
@@ -122,7 +122,8 @@ def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Held-out NLL of the --ref recordings under the --checkpoint vocoder, as summary rows."""
     from waveflow.audio.io import collect_files
     from waveflow.audio.likelihood import held_out_nll
-    from waveflow.audio.synthesis import load_vocoder, resolve_device
+    from waveflow.audio.synthesis import load_vocoder
+    from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
 
     device = resolve_device(args.device)

@@ -49,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "pair, e.g. 'Ankle boot,Sneaker' on Fashion-MNIST)",
     )
     parser.add_argument("--data-root", help="held-out data folder (default: the checkpoint's)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     parser.set_defaults(func=run)
 
 
@@ -68,10 +68,11 @@ def _floats(text: str) -> tuple[float, ...]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
     from waveflow.image.grid import save_grid
     from waveflow.image.sampling import temperature_samples
-    from waveflow.train.checkpoint import load_checkpoint, load_model
+    from waveflow.train.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
     if ckpt["task"] == "waveglow":
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise WaveflowError(f"{args.checkpoint}: cannot sample task {ckpt['task']!r}")
     if args.n <= 0 or args.nrow <= 0:
         raise WaveflowError("--n and --nrow must be > 0")
-    model, ckpt = load_model(args.checkpoint, map_location=args.device)
+    model = model_from_checkpoint(ckpt, args.checkpoint).to(resolve_device(args.device)).eval()
     if args.class_label is not None and model.n_classes is None:
         raise WaveflowError("--class-label needs a class-conditional model (n_classes)")
     dataset = None

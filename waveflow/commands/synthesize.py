@@ -60,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
         load_vocoder,
         log_mel_warning,
         read_mel,
-        resolve_device,
         synthesize_to_files,
     )
+    from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
 
     model, mel_config = load_vocoder(args.checkpoint, resolve_device(args.device))

@@ -10,7 +10,7 @@ from waveflow.audio.features import MelConfig
 from waveflow.audio.task import VocoderDataConfig, WaveGlowTask
 from waveflow.audio.waveglow import WaveGlowConfig
 from waveflow.errors import WaveflowError
-from waveflow.train.registry import get_task
+from waveflow.task import get_task
 
 N_MELS = 20
 TINY_MODEL = WaveGlowConfig(

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from test_image_data import SYSTEM_FASHION_MNIST, idx_bytes, write_mnist_layout
 
+from waveflow.checkpoint import load_model
 from waveflow.image.data import ImageDataConfig, build_image_datasets
 from waveflow.image.task import GlowTask
-from waveflow.train.checkpoint import load_model
 from waveflow.train.engine import train
 
 SMALL_MODEL = {

@@ -11,6 +11,7 @@ from PIL import Image
 from test_image_data import write_mnist_layout
 
 from waveflow.cli import main
+from waveflow.config import to_dict
 from waveflow.errors import WaveflowError
 from waveflow.image import Glow, GlowConfig
 from waveflow.image.data import ImageDataConfig, ImageDataset
@@ -19,7 +20,6 @@ from waveflow.image.evaluate import evaluate_bits_per_dim
 from waveflow.image.grid import make_grid, save_grid
 from waveflow.image.latent import interpolate
 from waveflow.image.sampling import temperature_samples
-from waveflow.train.typed_config import to_dict
 
 TINY = GlowConfig(in_channels=1, image_size=32, n_bits=5, n_levels=2, n_steps=1, hidden_channels=4)
 

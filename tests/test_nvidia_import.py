@@ -129,7 +129,7 @@ def test_convert_command_writes_a_weights_only_native_checkpoint(tmp_path, capsy
     ckpt = torch.load(out, weights_only=True)
     assert ckpt["task"] == "waveglow"
     assert ckpt["config"]["model"]["alternate_coupling"] is True
-    from waveflow.train.checkpoint import load_model
+    from waveflow.checkpoint import load_model
 
     model, _ = load_model(out)
     assert_same_function(model, reference)

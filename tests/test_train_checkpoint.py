@@ -14,15 +14,10 @@ import torch
 from test_train_toy_task import ToyFlow, ToyTask
 
 from waveflow import atomic
+from waveflow import task as registry
+from waveflow.checkpoint import load_checkpoint, load_model
 from waveflow.errors import WaveflowError
-from waveflow.train import registry
-from waveflow.train.checkpoint import (
-    latest_checkpoint,
-    list_checkpoints,
-    load_checkpoint,
-    load_model,
-    save_checkpoint,
-)
+from waveflow.train.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -171,3 +166,19 @@ def test_atomic_write_cleans_up_its_temp_file_on_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         atomic.atomic_write(tmp_path / "x.bin", fail)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_naming_a_module_never_imports_it(tmp_path: Path) -> None:
+    ckpt = native_checkpoint()
+    ckpt["task"] = "waveflow_probe_module_never_imported:Task"
+    save_checkpoint(ckpt, tmp_path / "plugin.pt")
+    probe = tmp_path / "waveflow_probe_module_never_imported.py"
+    probe.write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(WaveflowError, match="never from a checkpoint"):
+            load_model(tmp_path / "plugin.pt")
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert not (tmp_path / "imported").exists()
+    assert "waveflow_probe_module_never_imported" not in sys.modules

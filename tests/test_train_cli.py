@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from waveflow.checkpoint import load_checkpoint
 from waveflow.cli import main
-from waveflow.train.checkpoint import list_checkpoints, load_checkpoint
+from waveflow.train.checkpoint import list_checkpoints
 
 TOY_TASK = "test_train_toy_task:ToyTask"
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from test_train_toy_task import ToyDataConfig, ToyModelConfig, ToyTask
 
+from waveflow import task as registry
 from waveflow.errors import WaveflowError
-from waveflow.train import registry
 from waveflow.train.config import TrainConfig, load_config, parse_config, save_config
 
 

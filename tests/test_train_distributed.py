@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from test_train_toy_task import ToyTask
 
-from waveflow.train.checkpoint import load_checkpoint, load_model
+from waveflow import task as registry
+from waveflow.checkpoint import load_checkpoint, load_model
 from waveflow.train.engine import train
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -39,7 +41,9 @@ def toy_config(exp_dir: Path, batch_size: int) -> dict:
 
 
 @pytest.mark.slow
-def test_two_process_gloo_run_matches_one_process_with_the_global_batch(tmp_path: Path) -> None:
+def test_two_process_gloo_run_matches_one_process_with_the_global_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config_path = tmp_path / "ddp.yaml"
     config_path.write_text(yaml.safe_dump(toy_config(tmp_path / "ddp", batch_size=8)))
     env = dict(os.environ)
@@ -56,6 +60,8 @@ def test_two_process_gloo_run_matches_one_process_with_the_global_batch(tmp_path
 
     ddp = load_checkpoint(tmp_path / "ddp" / "ckpt_00000006.pt")
     assert ddp["step"] == 6 and len(ddp["rng"]) == 2
+    # a plug-in task loads from a checkpoint only once the user has registered it
+    monkeypatch.setitem(registry.TASKS, TOY_TASK, ToyTask)
     model, _ = load_model(tmp_path / "ddp" / "ckpt_00000006.pt")
     assert all(torch.isfinite(p).all() for p in model.parameters())
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 from test_train_toy_task import ToyTask
 
-from waveflow.train import registry
-from waveflow.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from waveflow import task as registry
+from waveflow.checkpoint import load_checkpoint
+from waveflow.train.checkpoint import latest_checkpoint, list_checkpoints
 from waveflow.train.engine import TrainingDiverged, train
 
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from waveflow.train.task import Task
+from waveflow.task import Task
 
 
 @dataclasses.dataclass

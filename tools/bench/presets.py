@@ -30,7 +30,7 @@ WAVEGLOW_PRESETS: dict[str, dict[str, Any]] = {
 def waveglow_config(name_or_path: str) -> dict[str, Any]:
     """The full WaveGlowConfig (as a dict) of a preset name or a YAML file, validated."""
     from waveflow.audio.waveglow import WaveGlowConfig
-    from waveflow.train.typed_config import from_dict
+    from waveflow.config import from_dict
 
     if name_or_path in WAVEGLOW_PRESETS:
         section: Any = WAVEGLOW_PRESETS[name_or_path]

@@ -109,9 +109,9 @@ def paired_test_files(ref_dir: Path, mel_dir: Path) -> list[tuple[Path, Path]]:
 def recipe_summary(args: argparse.Namespace) -> dict[str, Any]:
     """Compute the summary described in the module docstring as a JSON-ready dict."""
     from waveflow.audio.io import load_audio
-    from waveflow.train.checkpoint import load_model
-    from waveflow.train.registry import get_task
-    from waveflow.train.typed_config import from_dict
+    from waveflow.checkpoint import load_model
+    from waveflow.config import from_dict
+    from waveflow.task import get_task
 
     device = torch.device(args.device)
     model, ckpt = load_model(args.checkpoint, map_location=device)

@@ -38,8 +38,8 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
     """
     from waveflow.audio.nvidia import load_nvidia_waveglow
     from waveflow.audio.task import VocoderDataConfig
-    from waveflow.train.checkpoint import load_checkpoint, model_from_checkpoint
-    from waveflow.train.typed_config import from_dict
+    from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
+    from waveflow.config import from_dict
 
     try:
         ckpt = load_checkpoint(path)

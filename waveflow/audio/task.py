@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from waveflow.audio.features import MelConfig
 from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig, likelihood_metrics
 from waveflow.errors import WaveflowError
-from waveflow.train.task import Task
+from waveflow.task import Task
 
 MEDIA_CLIPS = 2
 MEDIA_SIGMA = 0.6

@@ -1,7 +1,7 @@
 """`waveflow convert`: an NVIDIA WaveGlow checkpoint -> a native waveflow checkpoint.
 
 The output `{"task": "waveglow", "config": {"model": {...}}, "model": state_dict}` loads with
-`torch.load(OUT, weights_only=True)` and `waveflow.train.checkpoint.load_model`; it is written
+`torch.load(OUT, weights_only=True)` and `waveflow.checkpoint.load_model`; it is written
 atomically.
 """
 

@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _checkpoint_task(path: Path) -> str:
     """The task of a native checkpoint; anything else is tried as an NVIDIA WaveGlow."""
+    from waveflow.checkpoint import load_checkpoint
     from waveflow.errors import WaveflowError
-    from waveflow.train.checkpoint import load_checkpoint
 
     try:
         return str(load_checkpoint(path)["task"])

@@ -68,11 +68,11 @@ def _floats(text: str) -> tuple[float, ...]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
     from waveflow.image.grid import save_grid
     from waveflow.image.sampling import temperature_samples
-    from waveflow.train.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
     if ckpt["task"] == "waveglow":
@@ -122,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _held_out(ckpt: dict, model, data_root: str | None):
+    from waveflow.config import from_dict
     from waveflow.image.data import ImageDataConfig, build_image_datasets
-    from waveflow.train.typed_config import from_dict
 
     data = dict(ckpt["config"].get("data") or {})
     if data_root:

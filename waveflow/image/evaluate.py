@@ -57,9 +57,9 @@ def run_image_evaluation(args: argparse.Namespace) -> int:
     and ``json_out`` from ``args`` (the options of ``waveflow evaluate``).
     """
     from waveflow.atomic import atomic_write_text
+    from waveflow.checkpoint import load_model
+    from waveflow.config import from_dict
     from waveflow.image.data import ImageDataConfig, ImageDataset, load_split
-    from waveflow.train.checkpoint import load_model
-    from waveflow.train.typed_config import from_dict
 
     model, ckpt = load_model(args.checkpoint, map_location=getattr(args, "device", "cpu"))
     if ckpt["task"] != "glow":

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from waveflow.image.data import ImageDataConfig, build_image_datasets
 from waveflow.image.glow import Glow, GlowConfig
 from waveflow.image.pixels import bits_per_dim
-from waveflow.train.task import Task
+from waveflow.task import Task
 
 MEDIA_TEMPERATURES = (0.0, 0.5, 0.7, 1.0)
 MEDIA_SAMPLES = 16

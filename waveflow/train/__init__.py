@@ -1,7 +1,8 @@
 """The training engine: one loop that trains every flow model through the `Task` interface.
 
-Public entry points (import them from their modules so that `import waveflow.train` stays
-cheap): `waveflow.train.task.Task`, `waveflow.train.registry.get_task`,
+It imports no model family: tasks come from the registry in `waveflow.task`, configs are typed
+by `waveflow.config`, and checkpoints are read by `waveflow.checkpoint`. Public entry points
+(import them from their modules so that `import waveflow.train` stays cheap):
 `waveflow.train.config.load_config`, `waveflow.train.engine.train`,
-`waveflow.train.checkpoint.load_checkpoint` / `load_model`.
+`waveflow.train.checkpoint.save_checkpoint` / `latest_checkpoint`.
 """

@@ -23,9 +23,9 @@ from typing import Any, Literal
 import yaml
 
 from waveflow.atomic import atomic_write_text
+from waveflow.config import from_dict, to_dict, unknown_key_error
 from waveflow.errors import WaveflowError
-from waveflow.train.registry import get_task
-from waveflow.train.typed_config import from_dict, to_dict, unknown_key_error
+from waveflow.task import get_task
 
 SECTIONS = ("task", "model", "data", "train")
 
@@ -135,7 +135,7 @@ def parse_config(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> Exper
             raise unknown_key_error(str(key), list(SECTIONS))
     if "task" not in raw:
         raise WaveflowError("missing key 'task' (the model family, e.g. 'waveglow' or 'glow')")
-    task = get_task(raw["task"])
+    task = get_task(raw["task"], allow_plugin=True)
     return ExperimentConfig(
         task=raw["task"],
         model=from_dict(task.model_config, _section(raw, "model"), "model"),

@@ -19,13 +19,13 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from waveflow.checkpoint import load_checkpoint, load_state
 from waveflow.errors import WaveflowError
+from waveflow.task import get_task
 from waveflow.train.checkpoint import (
     BEST_NAME,
     checkpoint_path,
     latest_checkpoint,
-    load_checkpoint,
-    load_state,
     prune_checkpoints,
     save_checkpoint,
 )
@@ -47,7 +47,6 @@ from waveflow.train.distributed import (
 )
 from waveflow.train.monitor import MeanMeter, Monitor, format_metrics
 from waveflow.train.optim import build_optimizer
-from waveflow.train.registry import get_task
 from waveflow.train.rng import capture_rng, preserved_rng, restore_rng, seed_everything
 from waveflow.train.sampler import ResumableBatchSampler, ShardBatchSampler
 from waveflow.train.schedule import lr_at, set_lr
@@ -91,7 +90,7 @@ class Trainer:
         self.cfg = cfg = config.train
         self.env = env
         self.exp_dir = Path(cfg.exp_dir)
-        self.task = get_task(config.task)
+        self.task = get_task(config.task, allow_plugin=True)
         seed_everything(cfg.seed + env.rank)
         self.model: torch.nn.Module = self.task.build_model(config.model).to(env.device)
         self.train_set, self.valid_set = self.task.build_datasets(config.data, config.model)

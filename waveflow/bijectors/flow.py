@@ -30,7 +30,13 @@ class Flow(nn.Module):
 
     def log_prob(self, x: Tensor, cond: Tensor | None = None, sigma: float | None = None) -> Tensor:
         z, logdet = self.transform(x, cond)
-        return self.base.log_prob(z, sigma) + logdet
+        return self.latent_log_prob(z, logdet, sigma)
+
+    def latent_log_prob(self, z: Tensor, logdet: Tensor, sigma: float | None = None) -> Tensor:
+        """``log p(x)`` ``[B]`` from a forward pass's ``(z, logdet)`` (for callers that also need
+        ``z``, e.g. a classifier on the latent); computed in at least float32."""
+        dtype = torch.promote_types(z.dtype, torch.float32)
+        return self.base.log_prob(z.to(dtype), sigma) + logdet.to(dtype)
 
     @torch.no_grad()
     def sample(

@@ -40,7 +40,6 @@ from waveflow.bijectors import (
     Squeeze,
 )
 from waveflow.bijectors.base import Bijector
-from waveflow.bijectors.prior import unstandardize
 from waveflow.errors import WaveflowError
 from waveflow.image.coupling_net import CouplingNet, ZeroConv2d
 from waveflow.image.pixels import bits_per_dim, check_n_bits
@@ -55,12 +54,13 @@ class GlowConfig:
     """The YAML ``model:`` section of a Glow experiment (defaults: the paper's CIFAR-10 model).
 
     ``image_size`` and ``n_bits`` describe the data the density is defined on (square images,
-    ``n_bits`` per channel, see :mod:`waveflow.image.pixels`); ``y_weight`` weights the
-    auxiliary classification loss (bits) of a class-conditional model.
+    ``n_bits`` per channel, see :mod:`waveflow.image.pixels`; ``image_size`` null: no default
+    sample size); ``y_weight`` weights the auxiliary classification loss (bits) of a
+    class-conditional model. This is the one place where Glow's options are validated.
     """
 
     in_channels: int = 3
-    image_size: int = 32
+    image_size: int | None = 32
     n_bits: int = 8
     n_levels: int = 3
     n_steps: int = 32
@@ -73,19 +73,38 @@ class GlowConfig:
     y_weight: float = 0.01
 
     def __post_init__(self) -> None:
-        for name in ("in_channels", "image_size", "n_levels", "n_steps", "hidden_channels"):
+        for name in ("in_channels", "n_levels", "n_steps", "hidden_channels"):
             if getattr(self, name) <= 0:
                 raise WaveflowError(f"model.{name} must be > 0, got {getattr(self, name)}")
         if self.n_classes is not None and self.n_classes < 2:
             raise WaveflowError(f"model.n_classes must be >= 2 or null, got {self.n_classes}")
         if self.y_weight < 0:
             raise WaveflowError(f"model.y_weight must be >= 0, got {self.y_weight}")
-        check_n_bits(self.n_bits)
-        if self.image_size % 2**self.n_levels:
+        if self.coupling not in COUPLINGS:
             raise WaveflowError(
-                f"model.image_size {self.image_size} must be divisible by "
+                f"model.coupling must be one of {list(COUPLINGS)}, got {self.coupling!r}"
+            )
+        if self.permutation not in PERMUTATIONS:
+            raise WaveflowError(
+                f"model.permutation must be one of {list(PERMUTATIONS)}, got {self.permutation!r}"
+            )
+        check_n_bits(self.n_bits)
+        if self.image_size is not None and (
+            self.image_size <= 0 or self.image_size % 2**self.n_levels
+        ):
+            raise WaveflowError(
+                f"model.image_size {self.image_size} must be a positive multiple of "
                 f"2^n_levels = {2**self.n_levels}"
             )
+
+
+@dataclasses.dataclass
+class GlowLevel:
+    """The named parts of one level of a :class:`Glow` (references into its flow)."""
+
+    squeeze: Squeeze
+    split: Split | None = None  # every level but the last
+    top_prior: LearnedPrior | None = None  # the last level, with learn_top or n_classes
 
 
 class Glow(nn.Module):
@@ -112,23 +131,19 @@ class Glow(nn.Module):
         n_bits: int = 8,
     ) -> None:
         super().__init__()
-        if coupling not in COUPLINGS:
-            raise WaveflowError(
-                f"Glow: coupling must be one of {list(COUPLINGS)}, got {coupling!r}"
-            )
-        if permutation not in PERMUTATIONS:
-            raise WaveflowError(
-                f"Glow: permutation must be one of {list(PERMUTATIONS)}, got {permutation!r}"
-            )
-        if min(in_channels, n_levels, n_steps, hidden_channels) <= 0:
-            raise WaveflowError("Glow: in_channels, n_levels, n_steps, hidden_channels must be > 0")
-        if n_classes is not None and n_classes < 2:
-            raise WaveflowError(f"Glow: n_classes must be >= 2 or None, got {n_classes}")
-        if image_size is not None and (image_size <= 0 or image_size % 2**n_levels):
-            raise WaveflowError(
-                f"Glow: image_size {image_size} must be a positive multiple of 2^n_levels = "
-                f"{2**n_levels}"
-            )
+        config = GlowConfig(
+            in_channels=in_channels,
+            image_size=image_size,
+            n_bits=n_bits,
+            n_levels=n_levels,
+            n_steps=n_steps,
+            hidden_channels=hidden_channels,
+            coupling=coupling,  # type: ignore[arg-type]
+            permutation=permutation,  # type: ignore[arg-type]
+            lu=lu,
+            learn_top=learn_top,
+            n_classes=n_classes,
+        )
         self.in_channels = in_channels
         self.n_levels = n_levels
         self.n_steps = n_steps
@@ -139,9 +154,12 @@ class Glow(nn.Module):
         self.learn_top = learn_top
         self.n_classes = n_classes
         self.image_size = image_size
-        self.n_bits = check_n_bits(n_bits)
+        self.n_bits = config.n_bits
         self.top_channels = in_channels * 2 ** (n_levels + 1)
         self.has_top_prior = learn_top or n_classes is not None
+        # Named references into the flow (plain list, not registered: the state dict keys stay
+        # those of `flow`): one GlowLevel per level, outermost first.
+        self.levels: list[GlowLevel] = []
         self.flow = Flow(self._level(in_channels, 0))
         self.classifier = None
         if n_classes is not None:
@@ -151,33 +169,28 @@ class Glow(nn.Module):
 
     @classmethod
     def from_config(cls, config: GlowConfig) -> Glow:
-        return cls(
-            in_channels=config.in_channels,
-            n_levels=config.n_levels,
-            n_steps=config.n_steps,
-            hidden_channels=config.hidden_channels,
-            coupling=config.coupling,
-            permutation=config.permutation,
-            lu=config.lu,
-            learn_top=config.learn_top,
-            n_classes=config.n_classes,
-            image_size=config.image_size,
-            n_bits=config.n_bits,
-        )
+        """The model of a config (``y_weight`` is a training setting, not part of the model)."""
+        options = dataclasses.asdict(config)
+        del options["y_weight"]
+        return cls(**options)
 
     # ------------------------------------------------------------------ construction
 
     def _level(self, channels: int, index: int) -> Chain:
         c = 4 * channels
-        members: list[Bijector] = [Squeeze(2, 2)]
+        level = GlowLevel(squeeze=Squeeze(2, 2))
+        self.levels.append(level)
+        members: list[Bijector] = [level.squeeze]
         members += [self._step(c) for _ in range(self.n_steps)]
         if index < self.n_levels - 1:
             out = c // 2
             inner = self._level(c - out, index + 1)
-            members.append(Split(c, out, inner=inner, prior_net=ZeroConv2d(c - out, 2 * out)))
+            level.split = Split(c, out, inner=inner, prior_net=ZeroConv2d(c - out, 2 * out))
+            members.append(level.split)
         elif self.has_top_prior:
-            members.append(LearnedPrior(c, TopPriorNet(c, self.learn_top, self.n_classes)))
-        members.append(Inverse(Squeeze(2, 2)))
+            level.top_prior = LearnedPrior(c, TopPriorNet(c, self.learn_top, self.n_classes))
+            members.append(level.top_prior)
+        members.append(Inverse(level.squeeze))
         return Chain(*members)
 
     def _step(self, c: int) -> Chain:
@@ -257,8 +270,8 @@ class Glow(nn.Module):
 
     def log_prob(self, x: Tensor, y: Tensor | int | None = None) -> Tensor:
         """Exact ``log p(x | y)`` in nats per image ``[B]`` (density on ``[-0.5, 0.5]^D``)."""
-        z, logdet = self(x, y)
-        return self.flow.base.log_prob(z) + logdet
+        self._check_input(x)
+        return self.flow.log_prob(x, self.labels_to_cond(y, x.shape[0], x.dtype))
 
     def bits_per_dim(
         self, x: Tensor, y: Tensor | int | None = None, n_bits: int | None = None
@@ -294,12 +307,16 @@ class Glow(nn.Module):
         height, width = (size, size) if isinstance(size, int) else size
         if n <= 0:
             raise WaveflowError(f"Glow.sample: n must be > 0, got {n}")
+        block = 2**self.n_levels
+        if height <= 0 or width <= 0 or height % block or width % block:
+            raise WaveflowError(
+                f"Glow.sample: image size {[height, width]} must be positive multiples of "
+                f"2^n_levels = {block}"
+            )
+        dtype = next(self.parameters()).dtype
+        cond = self.labels_to_cond(y, n, dtype)
         shape = (n, self.in_channels, height, width)
-        param = next(self.parameters())
-        z = self.flow.base.sample(
-            shape, temperature, generator=generator, device=param.device, dtype=param.dtype
-        )
-        return self.decode(z, y)
+        return self.flow.sample(shape, cond, sigma=temperature, generator=generator)
 
     @torch.no_grad()
     def initialize(self, x: Tensor, y: Tensor | int | None = None) -> None:
@@ -311,26 +328,17 @@ class Glow(nn.Module):
     def top_latent(self, z: Tensor, cond: Tensor | None = None) -> Tensor:
         """The top level's latent before its prior, ``[B, top_channels, H/2^L, W/2^L]``.
 
-        Reads the top part out of ``z`` (squeezes are permutations, splits put the kept part
-        last) and undoes the top prior's standardisation with the same ``cond``.
+        Reads the top part out of ``z`` through each level's squeeze and split (squeezes are
+        permutations, a split puts its kept part last) and maps it back through the top prior
+        with the same ``cond``.
         """
-        squeeze = Squeeze(2, 2)
         h = z
-        for level in range(self.n_levels):
-            h = squeeze(h)[0]
-            if level < self.n_levels - 1:
-                h = h[:, h.shape[1] // 2 :]
-        if not self.has_top_prior:
-            return h
-        prior = self._top_prior()
-        mean, log_std = prior.net(cond).chunk(2, dim=1)
-        return unstandardize(h, mean, log_std)[0]
-
-    def _top_prior(self) -> LearnedPrior:
-        level = self.flow.transform
-        for _ in range(self.n_levels - 1):
-            level = level[len(level) - 2].inner
-        return level[len(level) - 2]
+        for level in self.levels:
+            h = level.squeeze(h)[0]
+            if level.split is not None:
+                h = h[:, level.split.out_channels :]
+        top_prior = self.levels[-1].top_prior
+        return h if top_prior is None else top_prior.inverse(h, cond)[0]
 
     def classify(self, h_top: Tensor) -> Tensor:
         """Logits ``[B, n_classes]`` of the auxiliary classifier on the top latent (its

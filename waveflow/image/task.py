@@ -48,7 +48,7 @@ class GlowTask(Task):
         conditional = glow.n_classes is not None
         with_logits = conditional and self.y_weight > 0
         out = model(x, y if conditional else None, with_logits=with_logits)
-        log_prob = glow.flow.base.log_prob(out[0]) + out[1].float()
+        log_prob = glow.flow.latent_log_prob(out[0], out[1])
         bpd = bits_per_dim(log_prob, math.prod(x.shape[1:]), glow.n_bits).mean()
         metrics = {"loss": bpd, "bits_per_dim": bpd.detach()}
         if with_logits:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import pkgutil
 import sys
 
 from waveflow import __version__, commands
+from waveflow.errors import run_reporting_errors
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,21 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("waveflow: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, OSError) as err:  # WaveflowError is a ValueError
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"waveflow {args.command}: error: {_one_line(err)}", file=sys.stderr)
-        return 1
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    return " ".join(text.split())
+    return run_reporting_errors(f"waveflow {args.command}", lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 #   ./run.sh                          # all stages with conf/glow_small.yaml (a short CPU run)
 #   ./run.sh --stage 2 --stop-stage 3 # evaluate and sample an existing experiment
 #   ./run.sh --conf conf/glow.yaml    # the bigger GPU config
-#   ./run.sh --train-args "train.steps=500 train.device=cuda"   # config overrides
+#   ./run.sh --train-args "train.steps=500"   # config overrides
+#   ./run.sh --device cuda            # device of every stage (default: auto)
 # Stages: 0 data, 1 train, 2 evaluate (test bits/dim), 3 sample (PNG grids).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,6 +17,7 @@ system_copy=/usr/share/datasets/fashion-mnist   # Debian's dataset-fashion-mnist
 expdir=""                             # experiment folder (default: exp/TAG)
 tag=""                                # experiment name (default: the config's name)
 train_args=""                         # extra KEY=VALUE config overrides for stage 1
+device=auto                           # auto, cpu or cuda (training, evaluation, sampling)
 waveflow=${WAVEFLOW:-waveflow}
 
 while [[ $# -gt 0 ]]; do
@@ -27,6 +29,7 @@ while [[ $# -gt 0 ]]; do
         --tag) tag=$2; shift 2 ;;
         --exp) expdir=$2; shift 2 ;;
         --train-args) train_args=$2; shift 2 ;;
+        --device) device=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 1 ;;
     esac
 done
@@ -52,7 +55,8 @@ fi
 if [[ $stage -le 1 && $stop_stage -ge 1 ]]; then
     echo "stage 1: training $conf -> $expdir"
     # shellcheck disable=SC2086  # train_args holds several KEY=VALUE words
-    "$waveflow" train --config "$conf" --exp-dir "$expdir" data.root="$db_root" $train_args
+    "$waveflow" train --config "$conf" --exp-dir "$expdir" data.root="$db_root" \
+        train.device="$device" $train_args
 fi
 
 ckpt=$expdir/best.pt
@@ -61,11 +65,11 @@ ckpt=$expdir/best.pt
 if [[ $stage -le 2 && $stop_stage -ge 2 ]]; then
     echo "stage 2: test bits/dim of $ckpt"
     "$waveflow" evaluate --checkpoint "$ckpt" --data-root "$db_root" --split test \
-        --batch-size 500 --device "cpu" --json "$expdir/test_bpd.json"
+        --batch-size 500 --device "$device" --json "$expdir/test_bpd.json"
 fi
 
 if [[ $stage -le 3 && $stop_stage -ge 3 ]]; then
     echo "stage 3: samples, interpolation and manipulation in $expdir/samples"
     "$waveflow" sample --checkpoint "$ckpt" --out "$expdir/samples" --data-root "$db_root" \
-        --temperatures 0,0.5,0.7,1.0 --n 64 --interpolate --manipulate
+        --temperatures 0,0.5,0.7,1.0 --n 64 --interpolate --manipulate --device "$device"
 fi

@@ -194,7 +194,7 @@ if runs 4; then
     fi
     echo
     echo "Summary (${exp}/eval/summary.json):"
-    "${python}" -m waveflow.audio.recipe_summary --checkpoint "${checkpoint}" \
+    "${python}" "${recipe_dir}/local/summary.py" --checkpoint "${checkpoint}" \
         --ref "${dump}/wav/test" --mels "${dump}/mels/test" --gen "${exp}/wav/test/waveglow" \
         "${baseline[@]}" --sigma "${sigma}" --device "${device}" --json "${exp}/eval/summary.json"
     echo

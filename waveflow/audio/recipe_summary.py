@@ -1,12 +1,12 @@
-"""The vocoder recipe's summary: held-out NLL, copy-synthesis mel distance, real-time factor.
+"""The vocoder recipe's summary: held-out NLL, copy-synthesis mel distance, synthesis speed.
 
-    python -m waveflow.audio.recipe_summary --checkpoint CKPT --ref DIR --mels DIR --gen DIR
-                                            [--baseline DIR] [--sigma 0.6] [--json OUT]
+`recipe_summary(checkpoint, ref_dir, mel_dir, gen_dir, baseline_dir)` (the LJSpeech recipe's
+`local/summary.py` is its command line):
 
-- `--ref`: the held-out recordings `<id>.wav|.flac` (the NLL is computed on them, whole);
-- `--mels`: their cached log-mels `<id>.npy` [n_mels, frames] (same ids);
-- `--gen` / `--baseline`: audio synthesized from those mels by the trained model and by a
-  baseline (Griffin-Lim); each is scored by the log-mel L1 distance to `--ref` (lower is
+- `ref_dir`: the held-out recordings `<id>.wav|.flac` (the NLL is computed on them, whole);
+- `mel_dir`: their cached log-mels `<id>.npy` [n_mels, frames] (same ids);
+- `gen_dir` / `baseline_dir`: audio synthesized from those mels by the trained model and by a
+  baseline (Griffin-Lim); each is scored by the log-mel L1 distance to `ref_dir` (lower is
   better; 0 = identical log-mels).
 
 The same numbers for a freshly initialised model of the same architecture are reported as a
@@ -15,17 +15,16 @@ sigma (every coupling of an untrained WaveGlow is the identity).
 
 Conventions: NLL in bits per audio sample of the continuous density of audio in [-1, 1]
 (negative values are normal; add 15 for 16-bit quantisation bins), averaged over all test
-samples. The real-time factor is synthesis compute time / duration of the audio produced
-(below 1 = faster than real time), measured after one warm-up call, fp32, on `--device`.
+samples. Synthesis speed is "x real time": seconds of audio produced per second of compute
+(above 1 = faster than real time; the same convention as `waveflow synthesize`), measured
+after one warm-up call, fp32, on `device`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,14 +40,14 @@ from waveflow.errors import WaveflowError
 
 
 @torch.no_grad()
-def real_time_factor(
+def times_real_time(
     model: WaveGlow,
     mels: Sequence[torch.Tensor],
     sample_rate: int,
     sigma: float = 0.6,
     device: torch.device | str = "cpu",
 ) -> float:
-    """Compute seconds per second of audio of `model.infer(mel [1, n_mels, F], sigma)` over
+    """Seconds of audio per second of compute of `model.infer(mel [1, n_mels, F], sigma)` over
     `mels` ([n_mels, F] each, giving F * hop_length samples), after one short warm-up call."""
     device = torch.device(device)
     model.infer(mels[0][None, :, :16].to(device), sigma)
@@ -59,7 +58,7 @@ def real_time_factor(
     _synchronize(device)
     elapsed = time.perf_counter() - start
     audio_seconds = sum(mel.shape[1] * model.config.hop_length for mel in mels) / sample_rate
-    return elapsed / audio_seconds
+    return audio_seconds / elapsed
 
 
 def mel_distance(ref_dir: Path, gen_dir: Path, sample_rate: int) -> float:
@@ -106,22 +105,30 @@ def paired_test_files(ref_dir: Path, mel_dir: Path) -> list[tuple[Path, Path]]:
     return [(refs[stem], mels[stem]) for stem in sorted(refs)]
 
 
-def recipe_summary(args: argparse.Namespace) -> dict[str, Any]:
+def recipe_summary(
+    checkpoint: str | os.PathLike[str],
+    ref_dir: Path,
+    mel_dir: Path,
+    gen_dir: Path,
+    baseline_dir: Path | None = None,
+    sigma: float = 0.6,
+    device: torch.device | str = "cpu",
+) -> dict[str, Any]:
     """Compute the summary described in the module docstring as a JSON-ready dict."""
     from waveflow.audio.io import load_audio
     from waveflow.checkpoint import load_model
     from waveflow.config import from_dict
     from waveflow.task import get_task
 
-    device = torch.device(args.device)
-    model, ckpt = load_model(args.checkpoint, map_location=device)
+    device = torch.device(device)
+    model, ckpt = load_model(checkpoint, map_location=device)
     task = get_task(ckpt["task"])
     if not isinstance(model, WaveGlow):
-        raise WaveflowError(f"{args.checkpoint} holds a {ckpt['task']!r} model, not WaveGlow")
+        raise WaveflowError(f"{checkpoint} holds a {ckpt['task']!r} model, not WaveGlow")
     data_cfg = from_dict(task.data_config, ckpt["config"]["data"], "data")
     mel_config = data_cfg.mel
     rate = mel_config.sample_rate
-    pairs = paired_test_files(args.ref, args.mels)
+    pairs = paired_test_files(Path(ref_dir), Path(mel_dir))
     files = [ref for ref, _ in pairs]
     refs = [load_audio(ref, rate) for ref in files]
     mels = [torch.from_numpy(np.load(mel)).float() for _, mel in pairs]
@@ -135,26 +142,28 @@ def recipe_summary(args: argparse.Namespace) -> dict[str, Any]:
         return result["bits_per_sample"]
 
     return {
-        "checkpoint": str(args.checkpoint),
+        "checkpoint": str(checkpoint),
         "step": int(ckpt.get("step", -1)),
         "device": str(device),
         "test_utterances": len(files),
         "test_seconds": sum(len(ref) for ref in refs) / rate,
-        "sigma": args.sigma,
+        "sigma": sigma,
         "nll_bits_per_sample": nll(model),
         "untrained_nll_bits_per_sample": nll(untrained),
         "mismatched_mel_nll_bits_per_sample": nll(model, mismatched=True),
-        "mel_l1": mel_distance(args.ref, args.gen, rate),
-        "baseline_mel_l1": mel_distance(args.ref, args.baseline, rate) if args.baseline else None,
-        "noise_mel_l1": synthesis_mel_distance(untrained, refs, mels, rate, args.sigma, device),
-        "real_time_factor": real_time_factor(model, mels, rate, args.sigma, device),
+        "mel_l1": mel_distance(Path(ref_dir), Path(gen_dir), rate),
+        "baseline_mel_l1": (
+            mel_distance(Path(ref_dir), Path(baseline_dir), rate) if baseline_dir else None
+        ),
+        "noise_mel_l1": synthesis_mel_distance(untrained, refs, mels, rate, sigma, device),
+        "x_real_time": times_real_time(model, mels, rate, sigma, device),
     }
 
 
 def format_summary(summary: dict[str, Any]) -> str:
     """A Markdown table of the summary (as printed by `make demo`)."""
     sigma = summary["sigma"]
-    rtf = summary["real_time_factor"]
+    speed = summary["x_real_time"]
     rows = [
         (
             f"held-out NLL, bits/sample ({summary['test_utterances']} test utterances, "
@@ -175,7 +184,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"log-mel L1, white noise (untrained model, sigma {sigma})",
             f"{summary['noise_mel_l1']:.3f}",
         ),
-        (f"real-time factor, {summary['device']}", f"{rtf:.3f} ({1 / rtf:.1f}x real time)"),
+        (f"synthesis speed, {summary['device']}", f"{speed:.1f}x real time"),
     ]
     name_width = max(len(name) for name, _ in rows)
     value_width = max(len("value"), *(len(value) for _, value in rows))
@@ -201,38 +210,3 @@ def write_summary_json(summary: dict[str, Any], path: Path) -> None:
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m waveflow.audio.recipe_summary",
-        description=__doc__.split("\n\n")[0],
-    )
-    parser.add_argument("--checkpoint", type=Path, required=True, help="waveflow checkpoint")
-    parser.add_argument("--ref", type=Path, required=True, metavar="DIR", help="test recordings")
-    parser.add_argument("--mels", type=Path, required=True, metavar="DIR", help="their mels")
-    parser.add_argument("--gen", type=Path, required=True, metavar="DIR", help="model audio")
-    parser.add_argument("--baseline", type=Path, metavar="DIR", help="baseline audio")
-    parser.add_argument("--sigma", type=float, default=0.6, help="synthesis sigma (0.6)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--json", type=Path, metavar="OUT", help="write the summary as JSON")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        summary = recipe_summary(args)
-        if args.json is not None:
-            write_summary_json(summary, args.json)
-    except (ValueError, OSError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"recipe summary: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
-    print(format_summary(summary))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

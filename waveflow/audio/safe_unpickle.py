@@ -12,17 +12,21 @@ are accepted:
   the unpickled attributes, so no code of the original classes (or of NVIDIA's repository) is
   needed or run;
 * nothing else: any other global (``os.system``, ``builtins.eval``, ...) raises
-  :class:`RefusedGlobal` before it is called, so loading never executes code from the file.
+  :class:`~waveflow.safe_pickle.RefusedGlobal` before it is called, so loading never executes
+  code from the file (the mechanism is :class:`waveflow.safe_pickle.RestrictedUnpickler`).
 """
 
 from __future__ import annotations
 
 import collections
 import copyreg
-import pickle
 from typing import Any, ClassVar
 
 import torch._utils
+
+from waveflow.safe_pickle import RefusedGlobal, RestrictedUnpickler
+
+__all__ = ["PickledObject", "RefusedGlobal", "Unpickler", "load", "stub_class"]
 
 SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
@@ -46,14 +50,6 @@ STUB_CLASSES: dict[str, frozenset[str]] = {
     "torch.nn.modules.container": frozenset({"ModuleList", "Sequential"}),
     "torch.nn.utils.weight_norm": frozenset({"WeightNorm"}),
 }
-
-
-class RefusedGlobal(pickle.UnpicklingError):
-    """The file references a Python global outside the allow-list."""
-
-    def __init__(self, module: str, name: str) -> None:
-        super().__init__(f"{module}.{name}")
-        self.global_name = f"{module}.{name}"
 
 
 class PickledObject:
@@ -93,16 +89,15 @@ def stub_class(module: str, name: str) -> type[PickledObject]:
     return _STUBS[key]
 
 
-class Unpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` whose ``find_class`` only resolves allow-listed globals."""
+class Unpickler(RestrictedUnpickler):
+    """Resolves tensor rebuilding (``SAFE_GLOBALS``) and stubbed classes (``STUB_CLASSES``)."""
 
-    def find_class(self, module: str, name: str) -> Any:
-        module = "builtins" if module == "__builtin__" else module
+    def allowed_global(self, module: str, name: str) -> Any | None:
         if (module, name) in SAFE_GLOBALS:
             return SAFE_GLOBALS[(module, name)]
         if name in STUB_CLASSES.get(module, ()):
             return stub_class(module, name)
-        raise RefusedGlobal(module, name)
+        return None
 
 
 def load(file: Any, **kwargs: Any) -> Any:

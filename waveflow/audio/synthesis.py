@@ -5,7 +5,7 @@
 * :func:`read_mel`: a ``.npy``/``.pt`` file holding ``[n_mels, F]`` (Tacotron2 layout) or
   ``[1, n_mels, F]`` -> float32 ``[n_mels, F]``, with one-line errors.
 * :func:`synthesize_to_files`: batches of mels -> 16-bit WAVs of ``F * hop_length`` samples
-  (or a given length), written atomically, with a progress bar and real-time-factor summary.
+  (or a given length), written atomically, with a progress bar and a speed summary ("x real time").
 """
 
 from __future__ import annotations
@@ -172,10 +172,10 @@ def synthesize_to_files(
         progress.update(len(batch))
     progress.close()
     wall = time.perf_counter() - start
-    rtf = audio_seconds / wall if wall > 0 else float("inf")
+    speed = audio_seconds / wall if wall > 0 else float("inf")
     print(
         f"waveflow {command}: wrote {len(jobs) - failed} file(s): {audio_seconds:.2f} s of audio "
-        f"in {wall:.2f} s (real-time factor {rtf:.1f}x)",
+        f"in {wall:.2f} s ({speed:.1f}x real time)",
         file=sys.stderr,
     )
     return failed

@@ -111,11 +111,23 @@ def _checkpoint_task(path: Path) -> str:
 
 def _run_image(args: argparse.Namespace) -> int:
     from waveflow.device import resolve_device
-    from waveflow.image.evaluate import run_image_evaluation
+    from waveflow.image.evaluate import evaluate_checkpoint
 
-    args.device = str(resolve_device(args.device))
-    args.json_out = args.json
-    return run_image_evaluation(args)
+    result = evaluate_checkpoint(
+        args.checkpoint,
+        data_root=args.data_root,
+        split=args.split,
+        batch_size=args.batch_size,
+        max_images=args.max_images,
+        device=resolve_device(args.device),
+    )
+    print(
+        f"{result['split']} bits/dim: {result['bits_per_dim']:.4f} over "
+        f"{int(result['images'])} images"
+    )
+    if args.json is not None:
+        write_json(args.json, result)
+    return 0
 
 
 def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:

@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
         raise WaveflowError("--class-label needs a class-conditional model (n_classes)")
     dataset = None
     if args.interpolate or args.manipulate or args.class_label is not None:
-        dataset = _held_out(ckpt, model, args.data_root)
+        from waveflow.image.evaluate import held_out_images
+
+        dataset = held_out_images(ckpt, model, args.data_root)[0]
     names = getattr(dataset, "class_names", None)
     label = None
     if args.class_label is not None:
@@ -119,26 +121,6 @@ def run(args: argparse.Namespace) -> int:
         print(path)
     print(f"wrote {len(written)} PNG file(s) to {args.out}", file=sys.stderr)
     return 0
-
-
-def _held_out(ckpt: dict, model, data_root: str | None):
-    from waveflow.config import from_dict
-    from waveflow.image.data import ImageDataConfig, build_image_datasets
-
-    data = dict(ckpt["config"].get("data") or {})
-    if data_root:
-        data["root"] = data_root
-    data_cfg = from_dict(ImageDataConfig, data, "data")
-    if data_cfg.dataset != "folder":
-        import torch
-
-        from waveflow.image.data import ImageDataset, load_split
-
-        images, labels, names = load_split(data_cfg, "test", model.in_channels, model.image_size)
-        return ImageDataset(
-            torch.from_numpy(images), torch.from_numpy(labels), model.n_bits, class_names=names
-        )
-    return build_image_datasets(data_cfg, model.in_channels, model.image_size, model.n_bits)[1]
 
 
 def _manipulation(model, dataset, attribute: str | None, out: Path) -> Path:

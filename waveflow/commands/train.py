@@ -1,4 +1,4 @@
-"""`waveflow train`: train a model from a YAML config (see docs/readme/training.md)."""
+"""`waveflow train`: train a model from a YAML config (README section "Training")."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from waveflow.errors import WaveflowError
+from waveflow.safe_pickle import RestrictedUnpickler
 
 # The only globals a CIFAR-10 batch needs: numpy's array reconstruction (and, for files
 # re-pickled by Python 3 with protocol 2, the pure function that turns text back into bytes).
@@ -25,13 +26,13 @@ TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
 
 
-class _ArrayOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
+class _ArrayOnlyUnpickler(RestrictedUnpickler):
+    def allowed_global(self, module: str, name: str) -> Any | None:
         if (module, name) not in ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+            return None
         if module == "numpy.core.multiarray":
             module = "numpy._core.multiarray" if hasattr(np, "_core") else module
-        return super().find_class(module, name)
+        return pickle.Unpickler.find_class(self, module, name)
 
 
 def read_cifar_batch(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:

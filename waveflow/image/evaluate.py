@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
+import os
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -50,46 +49,54 @@ def evaluate_bits_per_dim(
     return {"bits_per_dim": mean, "images": float(count)}
 
 
-def run_image_evaluation(args: argparse.Namespace) -> int:
-    """Evaluate a Glow checkpoint: print test bits/dim (and optionally write JSON).
+def held_out_images(
+    ckpt: dict[str, Any], model: Glow, data_root: str | None = None, split: str = "test"
+) -> tuple[Dataset, str]:
+    """The images a Glow checkpoint is evaluated on, and the name of that split.
 
-    Reads ``checkpoint``, ``data_root``, ``split``, ``batch_size``, ``max_images``, ``device``
-    and ``json_out`` from ``args`` (the options of ``waveflow evaluate``).
+    The checkpoint's ``data:`` section (``data_root`` replaces its ``root``) names the data set:
+    for a built-in data set the ``split`` ("test" or "train") with its class names; for an
+    image folder, the held-out part of the training split ("held-out").
     """
-    from waveflow.atomic import atomic_write_text
-    from waveflow.checkpoint import load_model
     from waveflow.config import from_dict
-    from waveflow.image.data import ImageDataConfig, ImageDataset, load_split
+    from waveflow.image.data import (
+        ImageDataConfig,
+        ImageDataset,
+        build_image_datasets,
+        load_split,
+    )
 
-    model, ckpt = load_model(args.checkpoint, map_location=getattr(args, "device", "cpu"))
-    if ckpt["task"] != "glow":
-        raise WaveflowError(f"{args.checkpoint} is a {ckpt['task']!r} checkpoint, not a Glow one")
     data = dict(ckpt["config"].get("data") or {})
-    if getattr(args, "data_root", None):
-        data["root"] = args.data_root
+    if data_root:
+        data["root"] = data_root
     data_cfg = from_dict(ImageDataConfig, data, "data")
     if data_cfg.dataset == "folder":
-        from waveflow.image.data import build_image_datasets
-
-        dataset = build_image_datasets(data_cfg, model.in_channels, model.image_size, model.n_bits)[
-            1
-        ]
-    else:
-        images, labels, _ = load_split(
-            data_cfg, getattr(args, "split", "test"), model.in_channels, model.image_size
-        )
-        dataset = ImageDataset(torch.from_numpy(images), torch.from_numpy(labels), model.n_bits)
-    result = evaluate_bits_per_dim(
-        model,
-        dataset,
-        batch_size=getattr(args, "batch_size", 256),
-        device=getattr(args, "device", "cpu"),
-        max_images=getattr(args, "max_images", None),
+        datasets = build_image_datasets(data_cfg, model.in_channels, model.image_size, model.n_bits)
+        return datasets[1], "held-out"
+    images, labels, names = load_split(data_cfg, split, model.in_channels, model.image_size)
+    dataset = ImageDataset(
+        torch.from_numpy(images), torch.from_numpy(labels), model.n_bits, class_names=names
     )
-    split = "held-out" if data_cfg.dataset == "folder" else getattr(args, "split", "test")
-    print(f"{split} bits/dim: {result['bits_per_dim']:.4f} over {int(result['images'])} images")
-    json_out = getattr(args, "json_out", None)
-    if json_out:
-        atomic_write_text(json_out, json.dumps({"split": split, **result}, indent=2) + "\n")
-    sys.stdout.flush()
-    return 0
+    return dataset, split
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    data_root: str | None = None,
+    split: str = "test",
+    batch_size: int = 256,
+    max_images: int | None = None,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Bits/dim of a Glow checkpoint on its held-out images (see :func:`held_out_images`):
+    ``{"split", "bits_per_dim", "images"}``."""
+    from waveflow.checkpoint import load_model
+
+    model, ckpt = load_model(checkpoint, map_location=device)
+    if ckpt["task"] != "glow":
+        raise WaveflowError(f"{checkpoint} is a {ckpt['task']!r} checkpoint, not a Glow one")
+    dataset, split_name = held_out_images(ckpt, model, data_root, split)
+    result = evaluate_bits_per_dim(
+        model, dataset, batch_size=batch_size, device=device, max_images=max_images
+    )
+    return {"split": split_name, **result}

@@ -24,7 +24,6 @@ line) are used instead. Every output file is written atomically; re-running repl
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -105,15 +104,10 @@ def prepare(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from waveflow.errors import run_reporting_errors
+
     args = parse_args(argv)
-    try:
-        prepare(args)
-    except (ValueError, OSError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"prepare_data.py: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
-    return 0
+    return run_reporting_errors("prepare_data.py", lambda: prepare(args))
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ def biased_model(n_mel: int = 7) -> WaveGlow:
     )  # fmt: skip
     with torch.no_grad():
         for step in model.flow_steps():
-            step[1].net.end.weight.normal_(0, 0.3)
-            step[1].net.end.bias.normal_(0, 0.3)
+            step.coupling.net.end.weight.normal_(0, 0.3)
+            step.coupling.net.end.bias.normal_(0, 0.3)
     return model.eval()
 
 

@@ -23,8 +23,8 @@ def tiny_model(dtype=torch.float64, seed=0, **overrides) -> WaveGlow:
     model = WaveGlow(**{**TINY, **overrides}).to(dtype)
     with torch.no_grad():  # non-zero end convs: the couplings are not the identity
         for step in model.flow_steps():
-            step[1].net.end.weight.normal_(0, 0.3)
-            step[1].net.end.bias.normal_(0, 0.1)
+            step.coupling.net.end.weight.normal_(0, 0.3)
+            step.coupling.net.end.bias.normal_(0, 0.1)
     return model.eval()
 
 
@@ -54,10 +54,10 @@ def test_tiny_waveglow_is_an_exact_bijection(alternate):
 
 def test_structure_follows_nvidia_early_outputs():
     model = tiny_model(n_flows=6, n_group=8, n_early_every=2, n_early_size=2)
-    assert [step[0].num_channels for step in model.flow_steps()] == [8, 8, 6, 6, 4, 4]
-    assert all(step[1].keep == "first" for step in model.flow_steps())
+    assert [step.conv.num_channels for step in model.flow_steps()] == [8, 8, 6, 6, 4, 4]
+    assert all(step.coupling.keep == "first" for step in model.flow_steps())
     alternating = tiny_model(alternate_coupling=True)
-    assert [s[1].keep for s in alternating.flow_steps()] == ["first", "second"] * 2
+    assert [s.coupling.keep for s in alternating.flow_steps()] == ["first", "second"] * 2
 
 
 def test_default_config_has_the_published_parameter_count():
@@ -74,7 +74,7 @@ def test_early_outputs_are_the_leading_latent_channels():
     audio = 0.3 * torch.randn(1, 32, dtype=torch.float64)
     z0 = model(audio, mel)[0].reshape(1, 8, 4).transpose(1, 2)  # grouped [B, g, T/g]
     with torch.no_grad():
-        model.flow_steps()[-1][1].net.end.bias.add_(1.0)
+        model.flow_steps()[-1].coupling.net.end.bias.add_(1.0)
     z1 = model(audio, mel)[0].reshape(1, 8, 4).transpose(1, 2)
     torch.testing.assert_close(z0[:, :2], z1[:, :2], atol=0, rtol=0)
     assert (z0[:, 2:] - z1[:, 2:]).abs().max() > 1e-3

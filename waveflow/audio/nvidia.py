@@ -298,8 +298,8 @@ def waveglow_from_nvidia_state(
     _assign(model.upsample.bias, reader.get("upsample.bias"), "upsample.bias", source)
     for k, step in enumerate(model.flow_steps()):
         conv = reader.get(f"convinv.{k}.conv.weight")
-        _assign(step[0].weight, conv, f"convinv.{k}.conv.weight", source)
-        _load_wavenet(step[1].net, reader, f"WN.{k}", cfg.n_layers)
+        _assign(step.conv.weight, conv, f"convinv.{k}.conv.weight", source)
+        _load_wavenet(step.coupling.net, reader, f"WN.{k}", cfg.n_layers)
     unused = reader.unused()
     if unused:
         shown = ", ".join(unused[:5]) + (" ..." if len(unused) > 5 else "")

@@ -5,46 +5,76 @@ The model is COMPOSED from :mod:`waveflow.bijectors`; nothing here re-implements
 * audio ``[B, T]`` is viewed as ``[B, 1, T]`` and grouped by ``Squeeze(n_group, 1)`` into
   ``[B, n_group, T / n_group]`` (channel ``k`` holds samples ``t * n_group + k``: NVIDIA's
   ``audio.unfold(1, g, g).permute(0, 2, 1)``);
-* flow ``k`` is ``Chain(InvertibleConv1x1(c), AffineCoupling(c, WaveNet(...), "affine"))``;
+* flow ``k`` is a :class:`FlowStep`, ``Chain([ActNorm(c)], InvertibleConv1x1(c),
+  AffineCoupling(c, WaveNet(...), "affine"))`` whose parts are named (``actnorm``, ``conv``,
+  ``coupling``);
 * every ``n_early_every`` flows (``k % n_early_every == 0, k > 0``, BEFORE flow ``k``'s 1x1
   conv) ``n_early_size`` channels leave the flow through a nested ``Split``; the latent is the
   concatenation [early outputs..., final channels], as in NVIDIA's ``torch.cat(output_audio, 1)``;
+* ``prior: conditional`` scores each early output and the final channels by a Gaussian
+  ``N(mean(c), std(c)^2)`` computed from the grouped conditioning ``c`` (and, for an early
+  output, the channels that stay) by a zero-initialised :class:`PriorNet`: ``Split``'s
+  ``prior_net`` and a final :class:`LearnedPrior`. Sampling at temperature ``sigma`` is then
+  ``mean + std * sigma * eps``;
 * the grouped latent is flattened back with ``Inverse(Squeeze)``, so ``z`` is ``[B, T]`` too.
 
-The mel ``[B, n_mel, F]`` is upsampled by ``ConvTranspose1d(n_mel, n_mel, upsample_kernel,
-stride=hop_length)`` to ``(F - 1) * hop + upsample_kernel`` samples, trimmed to the audio length
-(``F * hop`` at inference, NVIDIA's ``time_cutoff``) and grouped by the same ``Squeeze`` into the
-conditioning ``[B, n_mel * n_group, T / n_group]`` given to every coupling network.
+The mel ``[B, n_mel, F]`` becomes the grouped conditioning ``[B, cond_channels, T / n_group]``
+given to every coupling network through one of the conditioners of
+:mod:`waveflow.audio.conditioning`: NVIDIA's ``upsampler: transposed`` (a
+``ConvTranspose1d(n_mel, n_mel, upsample_kernel, stride=hop_length)`` to the sample rate,
+trimmed to the audio length, ``F * hop`` at inference, and grouped: ``n_mel * n_group``
+channels) or ``upsampler: interpolate`` (mel interpolated to the column rate plus a 3-tap conv:
+``n_mel`` channels; with ``n_group = hop_length`` the columns are the mel frames).
+
+Every option's default is NVIDIA's model, whose checkpoints import exactly
+(:mod:`waveflow.audio.nvidia`).
 
 Likelihood. NVIDIA trains on ``loss = (sum z^2 / (2 sigma^2) - sum log_s - sum log|det W|) /
 (B T)``, which omits the Gaussian normaliser. The exact negative log-likelihood in nats per
 audio sample is ``nll = loss + 0.5 * log(2 pi sigma^2)``; bits per sample are ``nll / ln 2``.
-:meth:`WaveGlow.log_prob` and :func:`likelihood_metrics` give both.
+:meth:`WaveGlow.log_prob` and :func:`likelihood_metrics` give both (with a conditional prior
+its log-det is part of ``logdet``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
 
+from waveflow.audio.conditioning import InterpolatingUpsampler, TransposedUpsampler
+from waveflow.audio.prior_net import PriorNet
 from waveflow.audio.wavenet import WaveNet, remove_weight_norm
 from waveflow.bijectors import (
+    ActNorm,
     AffineCoupling,
+    Bijector,
     Chain,
     Flow,
     Gaussian,
     Inverse,
     InvertibleConv1x1,
+    LearnedPrior,
     Split,
     Squeeze,
 )
 from waveflow.errors import WaveflowError
+
+Prior = Literal["standard", "conditional"]
+Upsampler = Literal["transposed", "interpolate"]
+WaveNetConv = Literal["dense", "separable"]
+CHOICES: dict[str, tuple[str, ...]] = {
+    "prior": get_args(Prior),
+    "upsampler": get_args(Upsampler),
+    "wavenet_conv": get_args(WaveNetConv),
+}
+FLAGS = ("alternate_coupling", "actnorm", "lu")
 
 
 @dataclass
@@ -53,6 +83,16 @@ class WaveGlowConfig:
 
     ``alternate_coupling=False`` is NVIDIA's ``glow.py`` (every coupling keeps the first half);
     ``True`` reproduces ``glow_old.py``, whose odd flows keep the second half instead.
+
+    Options beyond NVIDIA's model (each off by default):
+
+    * ``prior: conditional``: the latent is scored by ``N(mean(mel), std(mel)^2)`` instead of
+      ``N(0, sigma^2)`` (see the module docstring); starts as the standard prior.
+    * ``actnorm``: an ActNorm (data-dependent init on the first batch) before each 1x1 conv.
+    * ``lu``: LU-parametrised 1x1 convs (Glow); log|det| is a sum instead of a slogdet.
+    * ``upsampler: interpolate``: the interpolating conditioner (``n_mel`` channels, no
+      ``upsample_kernel``) instead of NVIDIA's transposed conv (``n_mel * n_group`` channels).
+    * ``wavenet_conv: separable``: depthwise-separable dilated convs in the coupling WaveNets.
     """
 
     n_mel_channels: int = 80
@@ -66,12 +106,26 @@ class WaveGlowConfig:
     hop_length: int = 256
     upsample_kernel: int = 1024
     alternate_coupling: bool = False
+    prior: Prior = "standard"
+    actnorm: bool = False
+    lu: bool = False
+    upsampler: Upsampler = "transposed"
+    wavenet_conv: WaveNetConv = "dense"
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if name == "alternate_coupling":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if name in FLAGS:
+                if not isinstance(value, bool):
+                    raise WaveflowError(
+                        f"WaveGlow config: {name} must be true or false, got {value!r}"
+                    )
+            elif name in CHOICES:
+                if value not in CHOICES[name]:
+                    raise WaveflowError(
+                        f"WaveGlow config: {name} must be one of {', '.join(CHOICES[name])}, "
+                        f"got {value!r}"
+                    )
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise WaveflowError(
                     f"WaveGlow config: {name} must be a positive integer, got {value!r}"
                 )
@@ -82,7 +136,7 @@ class WaveGlowConfig:
                 f"WaveGlow config: hop_length ({self.hop_length}) must be a multiple of "
                 f"n_group ({self.n_group}) so that every output length is groupable"
             )
-        if self.upsample_kernel < self.hop_length:
+        if self.upsampler == "transposed" and self.upsample_kernel < self.hop_length:
             raise WaveflowError(
                 f"WaveGlow config: upsample_kernel ({self.upsample_kernel}) must be >= "
                 f"hop_length ({self.hop_length})"
@@ -106,19 +160,61 @@ class WaveGlowConfig:
         """Whether channels leave the flow just before flow ``k`` (NVIDIA's condition)."""
         return k > 0 and k % self.n_early_every == 0
 
+    def cond_channels(self) -> int:
+        """Channels of the grouped conditioning seen by the coupling networks and the prior."""
+        if self.upsampler == "transposed":
+            return self.n_mel_channels * self.n_group
+        return self.n_mel_channels
 
-def flow_step(channels: int, cond_channels: int, cfg: WaveGlowConfig, keep: str) -> Chain:
-    """One WaveGlow flow: ``Chain(InvertibleConv1x1(c), AffineCoupling(c, WaveNet, affine))``."""
-    net = WaveNet(channels // 2, cond_channels, cfg.n_layers, cfg.n_channels, cfg.kernel_size)
-    return Chain(
-        InvertibleConv1x1(channels),
+
+class FlowStep(Chain):
+    """One WaveGlow flow, ``Chain([actnorm], conv, coupling)``, with its parts named.
+
+    ``conv`` is the :class:`InvertibleConv1x1`, ``coupling`` the :class:`AffineCoupling` (its
+    ``net`` is the WaveNet) and ``actnorm`` the optional :class:`ActNorm` (else ``None``). The
+    parameters keep the plain ``Chain`` names, so checkpoints of either class load alike.
+    """
+
+    def __init__(
+        self, conv: InvertibleConv1x1, coupling: AffineCoupling, actnorm: ActNorm | None = None
+    ) -> None:
+        super().__init__(*([actnorm] if actnorm is not None else []), conv, coupling)
+        self.has_actnorm = actnorm is not None
+
+    @property
+    def actnorm(self) -> ActNorm | None:
+        return self.bijectors[0] if self.has_actnorm else None
+
+    @property
+    def conv(self) -> InvertibleConv1x1:
+        return self.bijectors[-2]
+
+    @property
+    def coupling(self) -> AffineCoupling:
+        return self.bijectors[-1]
+
+
+def flow_step(channels: int, cfg: WaveGlowConfig, keep: str) -> FlowStep:
+    """One WaveGlow flow on ``channels`` channels (see :class:`FlowStep`)."""
+    net = WaveNet(
+        channels // 2,
+        cfg.cond_channels(),
+        cfg.n_layers,
+        cfg.n_channels,
+        cfg.kernel_size,
+        separable=cfg.wavenet_conv == "separable",
+    )
+    return FlowStep(
+        InvertibleConv1x1(channels, lu=cfg.lu),
         AffineCoupling(channels, net, mode="affine", keep=keep),
+        ActNorm(channels) if cfg.actnorm else None,
     )
 
 
 def build_grouped_flow(cfg: WaveGlowConfig) -> Chain:
     """The flows on grouped audio ``[B, n_group, T/g]``, early outputs as nested ``Split``s."""
-    cond_channels = cfg.n_mel_channels * cfg.n_group
+    cond = cfg.cond_channels()
+    conditional = cfg.prior == "conditional"
     channels = cfg.flow_channels()
     segments: list[list[int]] = []
     for k in range(cfg.n_flows):
@@ -128,14 +224,15 @@ def build_grouped_flow(cfg: WaveGlowConfig) -> Chain:
     inner: Chain | None = None
     for ks in reversed(segments):
         c = channels[ks[0]]
-        members: list[nn.Module] = [
-            flow_step(
-                c, cond_channels, cfg, "second" if cfg.alternate_coupling and k % 2 else "first"
-            )
-            for k in ks
+        members: list[Bijector] = [
+            flow_step(c, cfg, "second" if cfg.alternate_coupling and k % 2 else "first") for k in ks
         ]
         if inner is not None:
-            members.append(Split(c, cfg.n_early_size, inner=inner))
+            out = cfg.n_early_size
+            prior_net = PriorNet(c - out + cond, out) if conditional else None
+            members.append(Split(c, out, inner=inner, prior_net=prior_net))
+        elif conditional:
+            members.append(LearnedPrior(c, PriorNet(cond, c)))
         inner = Chain(*members)
     assert inner is not None
     return inner
@@ -166,59 +263,40 @@ class WaveGlow(nn.Module):
     audio; ``infer(mel)`` synthesises ``F * hop_length`` samples per mel.
     """
 
-    def __init__(
-        self,
-        n_mel_channels: int = 80,
-        n_flows: int = 12,
-        n_group: int = 8,
-        n_early_every: int = 4,
-        n_early_size: int = 2,
-        n_layers: int = 8,
-        n_channels: int = 256,
-        kernel_size: int = 3,
-        hop_length: int = 256,
-        upsample_kernel: int = 1024,
-        alternate_coupling: bool = False,
-    ) -> None:
+    def __init__(self, config: WaveGlowConfig | None = None, **fields: Any) -> None:
+        """``WaveGlow(config)`` or ``WaveGlow(**fields)`` (keywords of :class:`WaveGlowConfig`)."""
         super().__init__()
-        cfg = WaveGlowConfig(
-            n_mel_channels,
-            n_flows,
-            n_group,
-            n_early_every,
-            n_early_size,
-            n_layers,
-            n_channels,
-            kernel_size,
-            hop_length,
-            upsample_kernel,
-            alternate_coupling,
-        )
-        self.config = cfg
-        self.upsample = nn.ConvTranspose1d(
-            n_mel_channels, n_mel_channels, upsample_kernel, stride=hop_length
-        )
-        self.group = Squeeze(n_group, spatial_dims=1)
+        if config is not None and fields:
+            raise WaveflowError(
+                "WaveGlow: pass either a WaveGlowConfig or keyword fields, not both"
+            )
+        if config is None:
+            names = {f.name for f in dataclasses.fields(WaveGlowConfig)}
+            unknown = sorted(set(fields) - names)
+            if unknown:
+                raise WaveflowError(
+                    f"WaveGlow: unknown option(s) {', '.join(unknown)} "
+                    f"(valid: {', '.join(sorted(names))})"
+                )
+            config = WaveGlowConfig(**fields)
+        cfg = self.config = config
+        if cfg.upsampler == "transposed":
+            self.upsample: nn.Module = TransposedUpsampler(
+                cfg.n_mel_channels, cfg.hop_length, cfg.upsample_kernel, cfg.n_group
+            )
+        else:
+            self.upsample = InterpolatingUpsampler(cfg.n_mel_channels, cfg.hop_length, cfg.n_group)
+        self.group = Squeeze(cfg.n_group, spatial_dims=1)
         self.flow = Flow(Chain(self.group, build_grouped_flow(cfg), Inverse(self.group)))
 
     @classmethod
     def from_config(cls, cfg: WaveGlowConfig) -> WaveGlow:
-        return cls(**asdict(cfg))
+        return cls(cfg)
 
     # ----------------------------------------------------------------------------- structure
-    def flow_steps(self) -> list[Chain]:
-        """The ``n_flows`` flows in forward order, each ``Chain(InvertibleConv1x1, coupling)``."""
-        steps: list[Chain] = []
-        node: Chain | None = self.flow.transform[1]
-        while node is not None:
-            inner = None
-            for member in node:
-                if isinstance(member, Split):
-                    inner = member.inner
-                else:
-                    steps.append(member)
-            node = inner
-        return steps
+    def flow_steps(self) -> list[FlowStep]:
+        """The ``n_flows`` :class:`FlowStep`s in forward order (outer flows before nested ones)."""
+        return [m for m in self.flow.modules() if isinstance(m, FlowStep)]
 
     def remove_weight_norm(self) -> WaveGlow:
         """Fold weight norm into plain weights (same function, faster inference); in place."""
@@ -268,9 +346,8 @@ class WaveGlow(nn.Module):
 
     # ----------------------------------------------------------------------------- the flow
     def condition(self, mel: Tensor, length: int) -> Tensor:
-        """Upsample ``mel [B, M, F]`` to ``length`` samples and group: ``[B, M*g, length/g]``."""
-        upsampled = self.upsample(mel)[:, :, :length]
-        return self.group(upsampled)[0]
+        """The grouped conditioning ``[B, cond_channels, length/g]`` of ``mel [B, M, F]``."""
+        return self.upsample(mel, length)
 
     def forward(self, audio: Tensor, mel: Tensor) -> tuple[Tensor, Tensor]:
         """``audio [B, T]``, ``mel [B, M, F]`` (``T <= F * hop``) -> ``(z [B, T], logdet [B])``."""
@@ -290,8 +367,9 @@ class WaveGlow(nn.Module):
 
     def log_prob(self, audio: Tensor, mel: Tensor, sigma: float = 1.0) -> Tensor:
         """Exact log-likelihood ``[B]`` in nats of ``audio`` given ``mel``; base N(0, sigma^2)."""
-        z, logdet = self(audio, mel)
-        return self.flow.base.log_prob(z, sigma) + logdet
+        self.check_mel(mel)
+        self._check_audio(audio, mel)
+        return self.flow.log_prob(audio.unsqueeze(1), self.condition(mel, audio.shape[1]), sigma)
 
     def nll(self, audio: Tensor, mel: Tensor, sigma: float = 1.0) -> dict[str, Tensor]:
         """``{"nats_per_sample", "bits_per_sample", "nvidia_loss"}``; see likelihood_metrics."""
@@ -327,19 +405,12 @@ class WaveGlow(nn.Module):
         The result has the model's parameter dtype.
         """
         self.check_mel(mel)
-        weight = self.upsample.weight
+        weight = next(self.parameters())
         mel = mel.to(device=weight.device, dtype=weight.dtype)
         length = mel.shape[2] * self.config.hop_length
-        z = self.flow.base.sample(
-            (mel.shape[0], 1, length),
-            sigma,
-            generator=generator,
-            device=weight.device,
-            dtype=weight.dtype,
-        )
         low_precision = dtype is not None and dtype not in (torch.float32, torch.float64)
         with torch.autocast(weight.device.type, dtype=dtype, enabled=low_precision):
             cond = self.condition(mel, length)
         with self._nets_autocast(dtype if low_precision else None):
-            audio = self.flow.inverse(z, cond)[0]
+            audio = self.flow.sample((mel.shape[0], 1, length), cond, sigma, generator)
         return audio.squeeze(1)

@@ -1,0 +1,69 @@
+"""WaveGlow's conditioning paths: the mel ``[B, M, F]`` to the grouped columns ``[B, C, T/g]``.
+
+Every conditioner is called as ``conditioner(mel, length) -> cond [B, cond_channels, length/g]``
+for audio of ``length <= F * hop`` samples grouped ``g = n_group`` samples per column.
+
+* :class:`TransposedUpsampler` (``upsampler: transposed``, NVIDIA's): a learned
+  ``ConvTranspose1d(M, M, kernel, stride=hop)`` to the sample rate, trimmed to ``length`` and
+  grouped, so ``cond_channels = M * g``. It is a subclass of ``ConvTranspose1d`` so its
+  parameters keep NVIDIA's names (``upsample.weight``, ``upsample.bias``).
+* :class:`InterpolatingUpsampler` (``upsampler: interpolate``): the mel linearly interpolated
+  to the column rate (column ``j`` covers samples ``[j g, (j+1) g)``; frame ``f`` is centred on
+  sample ``f hop``) followed by one learned ``Conv1d(M, M, 3)`` initialised to the identity, so
+  ``cond_channels = M`` for any ``g``. No weight can grow into gate saturation the way the
+  1024-tap upsampler's do, and with ``g = hop`` the columns are the mel frames.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from waveflow.bijectors import Squeeze
+
+
+class TransposedUpsampler(nn.ConvTranspose1d):
+    """NVIDIA's upsampler followed by WaveGlow's grouping: ``[B, M, F] -> [B, M g, length/g]``."""
+
+    def __init__(self, n_mel: int, hop_length: int, kernel_size: int, n_group: int) -> None:
+        super().__init__(n_mel, n_mel, kernel_size, stride=hop_length)
+        self.group = Squeeze(n_group, spatial_dims=1)
+
+    def forward(self, mel: Tensor, length: int) -> Tensor:  # type: ignore[override]
+        upsampled = super().forward(mel)[:, :, :length]
+        return self.group(upsampled)[0]
+
+
+def interpolate_frames(mel: Tensor, columns: int, n_group: int, hop_length: int) -> Tensor:
+    """Linear interpolation of ``mel [B, M, F]`` at the centres of ``columns`` groups of samples.
+
+    Column ``j``'s centre, sample ``j g + (g - 1) / 2``, lies at frame position
+    ``(j g + (g - 1) / 2) / hop`` (clamped to ``[0, F - 1]``). Returns ``[B, M, columns]``.
+    """
+    frames = mel.shape[2]
+    centre = (torch.arange(columns, device=mel.device, dtype=mel.dtype) * n_group) + (
+        (n_group - 1) / 2
+    )
+    position = (centre / hop_length).clamp(0, frames - 1)
+    left = position.floor().long().clamp(max=frames - 1)
+    right = (left + 1).clamp(max=frames - 1)
+    weight = position - left.to(mel.dtype)
+    return mel[:, :, left] * (1 - weight) + mel[:, :, right] * weight
+
+
+class InterpolatingUpsampler(nn.Module):
+    """Interpolate the mel to the column rate, then ``Conv1d(M, M, 3)``: ``[B, M, length/g]``."""
+
+    def __init__(self, n_mel: int, hop_length: int, n_group: int) -> None:
+        super().__init__()
+        self.hop_length = hop_length
+        self.n_group = n_group
+        self.conv = nn.Conv1d(n_mel, n_mel, 3, padding=1)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[:, :, 1].copy_(torch.eye(n_mel))
+            self.conv.bias.zero_()
+
+    def forward(self, mel: Tensor, length: int) -> Tensor:
+        columns = length // self.n_group
+        return self.conv(interpolate_frames(mel, columns, self.n_group, self.hop_length))

@@ -1,0 +1,31 @@
+"""The network of WaveGlow's mel-conditioned prior (``prior: conditional``).
+
+``PriorNet(in_channels, out_channels)(*inputs)`` concatenates its inputs along channels
+(``[B, *, T']`` each: the grouped conditioning, and for an early output also the channels that
+stay in the flow) and maps them with one ``Conv1d(kernel 3)`` to ``[B, 2 out_channels, T']`` =
+(mean, log-std) of a Gaussian over ``out_channels`` latent channels, the layout of
+:class:`waveflow.bijectors.LearnedPrior` (``net(cond)``) and of ``Split``'s ``prior_net``
+(``net(x_kept, cond)``). The conv is zero-initialised, so a fresh prior is ``N(0, 1)``: the
+standard prior.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class PriorNet(nn.Module):
+    """Zero-initialised ``Conv1d(in_channels, 2 out_channels, 3)`` over the concatenated inputs."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, 2 * out_channels, 3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, *inputs: Tensor | None) -> Tensor:
+        present = [t for t in inputs if t is not None]
+        if not present:
+            raise ValueError("PriorNet: the conditioning tensor is required")
+        return self.conv(torch.cat(present, dim=1))

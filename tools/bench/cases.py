@@ -155,9 +155,7 @@ def glow_train_case(spec: dict[str, Any]) -> dict[str, Any]:
     device = resolve_device(spec["device"])
     model, x = _glow(spec, device)
     model.train()
-    result = _optimizer_steps(
-        spec, device, model, lambda: model.bits_per_dim(x).mean(), lr=1e-3
-    )
+    result = _optimizer_steps(spec, device, model, lambda: model.bits_per_dim(x).mean(), lr=1e-3)
     return result | {"images_per_s": spec["batch_size"] / result["timing"]["median_s"]}
 
 
@@ -215,6 +213,13 @@ def flops_case(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
+    """Peak memory of streaming / offline long-form synthesis (see :mod:`bench.memory_case`)."""
+    from .memory_case import stream_memory_case as case
+
+    return case(spec)
+
+
 CASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "synth": synth_case,
     "train": train_case,
@@ -222,6 +227,7 @@ CASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "glow_sample": glow_sample_case,
     "matmul": matmul_case,
     "flops": flops_case,
+    "stream_memory": stream_memory_case,
 }
 
 

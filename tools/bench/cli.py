@@ -14,7 +14,9 @@ from pathlib import Path
 from waveflow.errors import WaveflowError
 
 from .commands import floor_command, glow_command, synth_command, train_command
+from .memory_case import memory_command
 from .report import write_section
+from .versus import versus_command
 
 COMMON = {"device": "cpu", "dtype": "fp32", "runs": 5, "warmup": 2, "sample_rate": 22050}
 COMMON_QUICK = {"runs": 2, "warmup": 1}
@@ -22,28 +24,64 @@ DEFAULTS: dict[str, dict[str, object]] = {
     "synth": {"config": "published", "batch_size": 1, "seconds": "1,10", "sigma": 0.6},
     "train": {"config": "published", "batch_size": 12, "segment_length": 16000},
     "glow": {
-        "image_size": 32, "channels": 3, "levels": 3, "steps": 32, "hidden": 512,
-        "batch_size": 16, "n_samples": 16,
+        "image_size": 32,
+        "channels": 3,
+        "levels": 3,
+        "steps": 32,
+        "hidden": 512,
+        "batch_size": 16,
+        "n_samples": 16,
     },
     "floor": {
-        "config": "published", "batch_size": 1, "seconds": "1", "sigma": 0.6,
-        "matmul_size": 2048, "count_frames": 8, "count_segment": 2048,
+        "config": "published",
+        "batch_size": 1,
+        "seconds": "1",
+        "sigma": 0.6,
+        "matmul_size": 2048,
+        "count_frames": 8,
+        "count_segment": 2048,
     },
+    "versus": {
+        "config": "published",
+        "batch_size": 1,
+        "seconds": "1",
+        "segment_length": 16000,
+        "train_batch": 1,
+        "dtypes": "fp32,bf16",
+        "runs": 5,
+        "warmup": 1,
+    },
+    "memory": {"config": "tiny", "seconds": "10,3600", "block_frames": 256, "chunk_samples": 0},
 }
 QUICK: dict[str, dict[str, object]] = {
     "synth": {"config": "tiny", "seconds": "0.1"},
     "train": {"config": "tiny", "batch_size": 2, "segment_length": 2048},
     "glow": {
-        "image_size": 8, "channels": 3, "levels": 2, "steps": 2, "hidden": 8,
-        "batch_size": 4, "n_samples": 4,
+        "image_size": 8,
+        "channels": 3,
+        "levels": 2,
+        "steps": 2,
+        "hidden": 8,
+        "batch_size": 4,
+        "n_samples": 4,
     },
     "floor": {
-        "config": "tiny", "seconds": "0.1", "matmul_size": 256, "count_frames": 2,
+        "config": "tiny",
+        "seconds": "0.1",
+        "matmul_size": 256,
+        "count_frames": 2,
         "count_segment": 512,
     },
+    "versus": {"config": "tiny", "seconds": "0.05", "segment_length": 1024, "dtypes": "fp32"},
+    "memory": {"seconds": "0.5,2", "block_frames": 16},
 }
 COMMANDS: dict[str, Callable] = {
-    "synth": synth_command, "train": train_command, "glow": glow_command, "floor": floor_command
+    "synth": synth_command,
+    "train": train_command,
+    "glow": glow_command,
+    "floor": floor_command,
+    "versus": versus_command,
+    "memory": memory_command,
 }
 
 
@@ -60,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train": "WaveGlow training step (forward + backward + Adam): samples/s, peak memory",
         "glow": "Glow training step images/s and sampling latency",
         "floor": "compute floor: FLOPs/sample over the measured matmul rate vs. synthesis",
+        "versus": "side by side with the reference of NVIDIA's maths, alternating: ratios",
+        "memory": "peak RSS of streaming synthesis of short vs very long mels (flat in length)",
     }
     for name, help_text in helps.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -78,14 +118,30 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, help="write/merge this command's section into OUT")
     p.add_argument("--quick", action="store_true", help="tiny model, 1 warm-up, 2 runs")
     p.add_argument(
-        "--no-isolate", dest="isolate", action="store_false",
+        "--no-isolate",
+        dest="isolate",
+        action="store_false",
         help="run cases in this process (faster; CPU peak memory then not per case)",
     )
 
 
 def _command_options(name: str, p: argparse.ArgumentParser) -> None:
-    if name in ("synth", "train", "floor"):
+    if name in ("synth", "train", "floor", "versus", "memory"):
         p.add_argument("--config", help="published | small | tiny | FILE.yaml (default published)")
+    if name == "versus":
+        p.add_argument("--seconds", help="mel duration of the synthesis case (default 1)")
+        p.add_argument("--batch-size", type=_positive_int, help="mels per synthesis (default 1)")
+        p.add_argument(
+            "--segment-length", type=_non_negative_int, help="train samples (16000; 0: no train)"
+        )
+        p.add_argument("--train-batch", type=_positive_int, help="train batch (default 1)")
+        p.add_argument("--dtypes", help="waveflow precisions to time (default fp32,bf16)")
+    if name == "memory":
+        p.add_argument("--seconds", help="comma-separated mel durations (default 10,3600)")
+        p.add_argument("--block-frames", type=_positive_int, help="frames per push (256)")
+        p.add_argument(
+            "--chunk-samples", type=_non_negative_int, help="chunk (default 0: the model's)"
+        )
     if name in ("synth", "floor"):
         p.add_argument("--batch-size", type=_positive_int, help="mels per call (default 1)")
         p.add_argument("--seconds", help="comma-separated mel durations (default synth 1,10)")
@@ -95,8 +151,10 @@ def _command_options(name: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--segment-length", type=_positive_int, help="samples (default 16000)")
     if name == "glow":
         for flag, help_text in (
-            ("--image-size", "default 32"), ("--channels", "default 3"),
-            ("--levels", "default 3"), ("--steps", "steps per level (default 32)"),
+            ("--image-size", "default 32"),
+            ("--channels", "default 3"),
+            ("--levels", "default 3"),
+            ("--steps", "steps per level (default 32)"),
             ("--hidden", "coupling-net channels (default 512)"),
             ("--batch-size", "training batch (default 16)"),
             ("--n-samples", "images per sampling call (default 16)"),
@@ -118,7 +176,21 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
             setattr(args, key, value)
     if hasattr(args, "seconds"):
         args.seconds = _durations(args.seconds)
+    if args.command == "versus":
+        if len(args.seconds) != 1:
+            raise WaveflowError("versus --seconds: give one duration")
+        args.seconds = args.seconds[0]
+        args.dtypes = _dtypes(args.dtypes)
     return args
+
+
+def _dtypes(text: str | list[str]) -> list[str]:
+    values = text if isinstance(text, list) else [v.strip() for v in text.split(",") if v.strip()]
+    if not values or any(v not in ("fp32", "bf16", "fp16") for v in values):
+        raise WaveflowError(
+            f"--dtypes: expected a comma-separated subset of fp32,bf16,fp16, got {text!r}"
+        )
+    return values
 
 
 def _durations(text: str | list[float]) -> list[float]:

@@ -33,6 +33,16 @@ class TransposedUpsampler(nn.ConvTranspose1d):
         upsampled = super().forward(mel)[:, :, :length]
         return self.group(upsampled)[0]
 
+    def context_frames(self) -> tuple[int, int]:
+        """Mel frames ``(left, right)`` beyond ``[a, b)`` read by samples ``[a hop, b hop)``.
+
+        Kernel ``K``, stride ``hop``, no padding: sample ``s`` reads the frames ``f`` with
+        ``f hop <= s < f hop + K``, i.e. ``ceil((K - hop) / hop)`` frames on the left, none on
+        the right.
+        """
+        kernel, hop = self.kernel_size[0], self.stride[0]
+        return -(-(kernel - hop) // hop), 0
+
 
 def interpolate_frames(mel: Tensor, columns: int, n_group: int, hop_length: int) -> Tensor:
     """Linear interpolation of ``mel [B, M, F]`` at the centres of ``columns`` groups of samples.
@@ -67,3 +77,12 @@ class InterpolatingUpsampler(nn.Module):
     def forward(self, mel: Tensor, length: int) -> Tensor:
         columns = length // self.n_group
         return self.conv(interpolate_frames(mel, columns, self.n_group, self.hop_length))
+
+    def context_frames(self) -> tuple[int, int]:
+        """Mel frames ``(left, right)`` beyond ``[a, b)`` read by samples ``[a hop, b hop)``.
+
+        The kernel-3 conv reads one column beyond each end; the column before sample ``a hop``
+        interpolates frames ``a - 1`` and ``a``, the column after ``b hop`` frames ``b`` and
+        ``b + 1`` (``n_group <= hop``): one frame on the left, two on the right.
+        """
+        return 1, 2

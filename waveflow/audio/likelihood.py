@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -21,6 +21,7 @@ def held_out_nll(
     device: torch.device | str = "cpu",
     mel_dir: Path | None = None,
     mismatched: bool = False,
+    chunk_samples: int | None = None,
 ) -> dict[str, float]:
     """Exact NLL of whole utterances under ``model``, averaged over all their samples.
 
@@ -29,28 +30,33 @@ def held_out_nll(
     model's ``n_group`` (and of the hop). ``sigma`` is the prior's std used in training (1.0).
     Unusable files are skipped with one warning (see ``AudioSegmentDataset``).
 
+    Files are read one at a time and scored in exact chunks of ``chunk_samples`` (see
+    :func:`waveflow.audio.chunked.log_prob`), so memory does not grow with their length or
+    number.
+
     ``mismatched=True`` scores each utterance with the mel of the next one (cycled along time
     to the right length): the gap to the matched NLL measures how much the model relies on its
     conditioning (a vocoder that ignores the mel scores both the same).
     Returns ``{"bits_per_sample", "nats_per_sample", "files", "samples"}``.
     """
+    from waveflow.audio.chunked import chunk_size, log_prob
     from waveflow.audio.data import AudioSegmentDataset
 
+    chunk_samples = chunk_size(model, chunk_samples)
     dataset = AudioSegmentDataset(files, mel_config, segment_length=None, train=False)
     group = model.config.n_group
     total_nats, total_samples = 0.0, 0
-    pairs = []
-    for file, (audio, mel) in zip(dataset.files, dataset, strict=True):
-        if mel_dir is not None:
-            mel = _read_mel_of(file, Path(mel_dir), model.config.n_mel_channels)
-            audio = audio[: mel.shape[-1] * model.config.hop_length]
-        pairs.append((audio[: audio.shape[0] - audio.shape[0] % group], mel))
-    for i, (audio, mel) in enumerate(pairs):
-        if mismatched:
-            other = pairs[(i + 1) % len(pairs)][1]
-            mel = other[:, torch.arange(mel.shape[-1]) % other.shape[-1]]
-        nats = model.nll(audio[None].to(device), mel[None].to(device), sigma)["nats_per_sample"]
-        total_nats += float(nats) * audio.shape[0]
+
+    def pairs() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for file, (audio, mel) in zip(dataset.files, dataset, strict=True):
+            if mel_dir is not None:
+                mel = _read_mel_of(file, Path(mel_dir), model.config.n_mel_channels)
+                audio = audio[: mel.shape[-1] * model.config.hop_length]
+            yield audio[: audio.shape[0] - audio.shape[0] % group], mel
+
+    for audio, mel in _with_next_mel(pairs()) if mismatched else pairs():
+        log_p = log_prob(model, audio[None].to(device), mel[None].to(device), sigma, chunk_samples)
+        total_nats -= float(log_p[0])
         total_samples += audio.shape[0]
     nats = total_nats / total_samples
     return {
@@ -59,6 +65,24 @@ def held_out_nll(
         "files": float(len(dataset)),
         "samples": float(total_samples),
     }
+
+
+def _with_next_mel(
+    pairs: Iterator[tuple[torch.Tensor, torch.Tensor]],
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Each audio with the NEXT utterance's mel (the last with the first's), cycled in time to
+    the audio's own frame count; holds one utterance ahead, not the corpus."""
+    first = previous = next(pairs, None)
+    if first is None:
+        return
+    for current in pairs:
+        yield previous[0], _cycled(current[1], previous[1].shape[-1])
+        previous = current
+    yield previous[0], _cycled(first[1], previous[1].shape[-1])
+
+
+def _cycled(mel: torch.Tensor, frames: int) -> torch.Tensor:
+    return mel[:, torch.arange(frames) % mel.shape[-1]]
 
 
 def _read_mel_of(audio_file: Path, mel_dir: Path, n_mel_channels: int) -> torch.Tensor:

@@ -24,6 +24,10 @@ class PriorNet(nn.Module):
         nn.init.zeros_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
 
+    def receptive_field(self) -> int:
+        """Columns read on each side of an output column (the kernel-3 conv: 1)."""
+        return self.conv.kernel_size[0] // 2
+
     def forward(self, *inputs: Tensor | None) -> Tensor:
         present = [t for t in inputs if t is not None]
         if not present:

@@ -120,6 +120,7 @@ class SynthesisSettings:
     dtype: torch.dtype = torch.float32
     batch_size: int = 1
     seed: int = 0
+    chunk_samples: int | None = None
 
 
 def synthesize_to_files(
@@ -154,9 +155,7 @@ def synthesize_to_files(
         mels = torch.full((len(batch), batch[0].mel.shape[0], frames), math.log(1e-5))
         for i, job in enumerate(batch):
             mels[i, :, : job.mel.shape[1]] = job.mel
-        audio = model.infer(
-            mels.to(device), sigma=settings.sigma, generator=generator, dtype=settings.dtype
-        ).float()
+        audio = _infer_batch(model, mels.to(device), generator, settings)
         for i, job in enumerate(batch):
             length = job.length or job.mel.shape[1] * hop
             clip = audio[i, :length]
@@ -179,3 +178,43 @@ def synthesize_to_files(
         file=sys.stderr,
     )
     return failed
+
+
+def _infer_batch(
+    model: WaveGlow, mels: Tensor, generator: torch.Generator, settings: SynthesisSettings
+) -> Tensor:
+    """``model.infer`` of one padded batch in chunks; running out of memory (which chunking
+    bounds per chunk, but not the batch's mels and audio) is a one-line WaveflowError."""
+    try:
+        return model.infer(
+            mels,
+            sigma=settings.sigma,
+            generator=generator,
+            dtype=settings.dtype,
+            chunk_samples=settings.chunk_samples,
+        ).float()
+    except (RuntimeError, MemoryError) as err:
+        if not is_allocation_failure(err):
+            raise
+        batch, _, frames = mels.shape
+        audio_gib = batch * frames * model.config.hop_length * 4 / 2**30
+        raise WaveflowError(
+            f"out of memory synthesising a batch of {batch} mel(s) of up to {frames} frames "
+            f"({audio_gib:.2f} GiB of audio); lower --batch-size or --chunk-samples"
+        ) from None
+
+
+def is_allocation_failure(err: BaseException) -> bool:
+    """Whether ``err`` is the allocator running out of memory (CPU or CUDA)."""
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(err).lower()
+    return any(
+        phrase in text
+        for phrase in (
+            "out of memory",
+            "can't allocate memory",
+            "not enough memory",
+            "tried to allocate",
+        )
+    )

@@ -303,6 +303,34 @@ class WaveGlow(nn.Module):
         remove_weight_norm(self)
         return self
 
+    # ---------------------------------------------------- receptive field (chunked synthesis)
+    def flow_context(self) -> int:
+        """Grouped columns on each side that the chain of flows reads to produce one column.
+
+        Every coupling output at column ``t`` reads its kept half and the conditioning within
+        its net's receptive field; 1x1 convs, splits and squeezes are per column. Composed over
+        the flows the reaches add: ``n_flows * 255`` columns for the published model (plus one
+        column per prior network of a conditional prior).
+        """
+        return sum(
+            net.receptive_field()
+            for net in self.modules()
+            if isinstance(net, (WaveNet, PriorNet))
+        )
+
+    def upsampler_context(self) -> tuple[int, int]:
+        """Mel frames ``(left, right)`` beyond ``[a, b)`` that the conditioning of samples
+        ``[a * hop, b * hop)`` reads (the conditioner's ``context_frames``; ``(3, 0)`` for the
+        published transposed conv)."""
+        return self.upsample.context_frames()
+
+    def receptive_field(self) -> tuple[int, int]:
+        """Mel frames ``(left, right)`` of context that an exact chunk needs on each side:
+        the flow context rounded up to whole frames plus the upsampler's (99, 96 published)."""
+        flow = -(-self.flow_context() * self.config.n_group // self.config.hop_length)
+        left, right = self.upsampler_context()
+        return flow + left, flow + right
+
     # ------------------------------------------------------------------------------- checks
     def check_mel(self, mel: Any) -> None:
         """Raise a WaveflowError unless ``mel`` is a finite ``[B, n_mel_channels, F >= 1]``."""
@@ -365,6 +393,13 @@ class WaveGlow(nn.Module):
         audio, logdet = self.flow.inverse(z.unsqueeze(1), cond)
         return audio.squeeze(1), logdet
 
+    def latent_log_prob(self, z: Tensor, cond: Tensor, sigma: float = 1.0) -> Tensor:
+        """Log-density ``[B]`` of the flow's latent ``z [B, T]`` under the base ``N(0, sigma^2)``.
+
+        A conditional prior is a bijection inside the flow (its log-det is in the flow's), so
+        ``cond`` (the grouped conditioning of the same samples) is not needed here."""
+        return self.flow.base.log_prob(z, sigma)
+
     def log_prob(self, audio: Tensor, mel: Tensor, sigma: float = 1.0) -> Tensor:
         """Exact log-likelihood ``[B]`` in nats of ``audio`` given ``mel``; base N(0, sigma^2)."""
         self.check_mel(mel)
@@ -388,6 +423,25 @@ class WaveGlow(nn.Module):
             for net in nets:
                 net.autocast_dtype = None
 
+    def low_precision(self, dtype: torch.dtype | None) -> torch.dtype | None:
+        """``dtype`` if it asks for bf16/fp16 autocast in synthesis, else None (full precision)."""
+        return dtype if dtype is not None and dtype not in (torch.float32, torch.float64) else None
+
+    def synthesis_condition(self, mel: Tensor, length: int, dtype: torch.dtype | None) -> Tensor:
+        """:meth:`condition` for synthesis: the upsampler runs under autocast to ``dtype``."""
+        low = self.low_precision(dtype)
+        with torch.autocast(mel.device.type, dtype=low, enabled=low is not None):
+            return self.condition(mel, length)
+
+    def decode(self, z: Tensor, cond: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+        """Latent ``z [B, T]`` and grouped conditioning ``[B, M*g, T/g]`` -> audio ``[B, T]``.
+
+        ``dtype`` bf16/fp16 runs the coupling networks under autocast; latents, affine maps and
+        1x1-conv inverses stay in the model's precision.
+        """
+        with self._nets_autocast(self.low_precision(dtype)):
+            return self.flow.inverse(z.unsqueeze(1), cond)[0].squeeze(1)
+
     @torch.no_grad()
     def infer(
         self,
@@ -395,22 +449,25 @@ class WaveGlow(nn.Module):
         sigma: float = 0.6,
         generator: torch.Generator | None = None,
         dtype: torch.dtype | None = None,
+        chunk_samples: int | None = None,
     ) -> Tensor:
         """Synthesise audio ``[B, F * hop_length]`` from ``mel [B, n_mel, F]``.
 
         The latent is drawn from ``N(0, sigma^2)`` (``sigma=0``: the mode) with ``generator``
-        (which must live on the model's device) in the model's parameter dtype. ``dtype``
+        (which must live on the model's device) in the model's parameter dtype, block by block
+        in time order, so the result does not depend on ``chunk_samples``. ``dtype``
         ``torch.bfloat16``/``torch.float16`` runs the upsampler and the coupling networks under
         ``torch.autocast``; latents, affine maps and 1x1-conv inverses stay in full precision.
         The result has the model's parameter dtype.
+
+        Long mels are synthesised in exact chunks of ``chunk_samples`` (a multiple of the hop;
+        default :func:`waveflow.audio.chunked.default_chunk_samples`) with enough context for
+        the receptive field, so memory does not grow with the length; see
+        :mod:`waveflow.audio.chunked`.
         """
+        from waveflow.audio.chunked import synthesize
+
         self.check_mel(mel)
-        weight = next(self.parameters())
-        mel = mel.to(device=weight.device, dtype=weight.dtype)
-        length = mel.shape[2] * self.config.hop_length
-        low_precision = dtype is not None and dtype not in (torch.float32, torch.float64)
-        with torch.autocast(weight.device.type, dtype=dtype, enabled=low_precision):
-            cond = self.condition(mel, length)
-        with self._nets_autocast(dtype if low_precision else None):
-            audio = self.flow.sample((mel.shape[0], 1, length), cond, sigma, generator)
-        return audio.squeeze(1)
+        return synthesize(
+            self, mel, sigma=sigma, generator=generator, dtype=dtype, chunk_samples=chunk_samples
+        )

@@ -92,6 +92,21 @@ class WaveNet(nn.Module):
         nn.init.zeros_(self.end.weight)
         nn.init.zeros_(self.end.bias)
 
+    def receptive_field(self) -> int:
+        """Columns on EACH side of column ``t`` that output ``t`` reads (of ``x`` and ``cond``).
+
+        The convolutions are in series, so their one-sided reaches add up: for the dilated
+        stack ``sum_i 2**i (kernel_size - 1) / 2`` (255 for 8 layers of kernel 3); 1x1 convs
+        add nothing. Counted from the modules themselves, so other conv layouts are covered.
+        """
+        reach = 0
+        for conv in self.modules():
+            if isinstance(conv, nn.Conv1d):
+                span = conv.dilation[0] * (conv.kernel_size[0] - 1)
+                pad = conv.padding[0] if isinstance(conv.padding, tuple) else span // 2
+                reach += max(pad, span - pad)
+        return reach
+
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         if cond is None:
             raise ValueError("WaveNet: the mel conditioning tensor is required")

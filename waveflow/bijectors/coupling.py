@@ -67,6 +67,14 @@ class AffineCoupling(Bijector):
                 f"AffineCoupling: net returned shape {list(h.shape)}, expected "
                 f"[{kept.shape[0]}, {expected}, {', '.join(map(str, kept.shape[2:]))}]"
             )
+        return self.shift_and_log_scale_of(h)
+
+    def shift_and_log_scale_of(self, h: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(shift, log_scale)`` from the net's output ``h``; ``log_scale`` is None (additive).
+
+        Public so that a caller can read the per-position log-scales (e.g. a chunked
+        likelihood that sums the log-det over some positions only) from a hook on ``net``.
+        """
         if self.mode == "additive":
             return h, None
         shift, pre = h.chunk(2, dim=1)

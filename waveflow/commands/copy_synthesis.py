@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from waveflow.audio.chunked import chunk_size
     from waveflow.audio.features import MelConfig, MelSpectrogram
     from waveflow.audio.io import collect_files, load_audio, save_wav
     from waveflow.audio.synthesis import (
@@ -53,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
         raise WaveflowError("give exactly one of --checkpoint CKPT and --griffin-lim")
     model = None
     mel_config = MelConfig()
+    chunk = None
     if args.checkpoint is not None:
         model, mel_config = load_vocoder(args.checkpoint, resolve_device(args.device))
+        chunk = chunk_size(model, args.chunk_samples)  # a bad --chunk-samples fails first
     if args.sample_rate:
         mel_config = replace(
             mel_config,
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"waveflow copy-synthesis: wrote {len(jobs)} file(s) (Griffin-Lim)", file=sys.stderr)
         return 1 if errors else 0
     settings = SynthesisSettings(
-        args.sigma, args.denoise, DTYPES[args.dtype], args.batch_size, args.seed
+        args.sigma, args.denoise, DTYPES[args.dtype], args.batch_size, args.seed, chunk
     )
     failed = synthesize_to_files(model, jobs, mel_config.sample_rate, settings, "copy-synthesis")
     return 1 if failed or errors else 0

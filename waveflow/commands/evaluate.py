@@ -42,6 +42,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--mels", type=Path, metavar="DIR", help="mels (.npy/.pt) of the --ref files, by name"
     )
     parser.add_argument("--sigma", type=float, default=1.0, help="prior std for the NLL (1.0)")
+    parser.add_argument(
+        "--chunk-samples",
+        type=int,
+        metavar="N",
+        help="held-out NLL in exact chunks of N samples (multiple of the hop; default 2048 frames)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (checkpoints)")
     image = parser.add_argument_group("image checkpoints")
     image.add_argument("--data-root", help="dataset folder (default: the checkpoint's data.root)")
@@ -132,6 +138,7 @@ def _run_image(args: argparse.Namespace) -> int:
 
 def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Held-out NLL of the --ref recordings under the --checkpoint vocoder, as summary rows."""
+    from waveflow.audio.chunked import chunk_size
     from waveflow.audio.io import collect_files
     from waveflow.audio.likelihood import held_out_nll
     from waveflow.audio.synthesis import load_vocoder
@@ -140,10 +147,19 @@ def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
     device = resolve_device(args.device)
     model, mel_config = load_vocoder(args.checkpoint, device)
+    chunk_size(model, args.chunk_samples)  # a bad --chunk-samples fails before reading audio
     files, errors = collect_files([args.ref])
     if errors or not files:
         raise WaveflowError("; ".join(errors) or f"no .wav/.flac files in {args.ref}")
-    result = held_out_nll(model, files, mel_config, args.sigma, device, mel_dir=args.mels)
+    result = held_out_nll(
+        model,
+        files,
+        mel_config,
+        args.sigma,
+        device,
+        mel_dir=args.mels,
+        chunk_samples=chunk_size(model, args.chunk_samples),
+    )
     n = result["files"]
     return {
         "nll_bits_per_sample": {"mean": result["bits_per_sample"], "std": math.nan, "n": n},

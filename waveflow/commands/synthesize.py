@@ -26,6 +26,14 @@ def add_common_synthesis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--chunk-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="synthesise long mels in exact chunks of N samples (a multiple of the hop, at least "
+        "the model's receptive field); memory stays flat in the length (default: 2048 frames)",
+    )
+    parser.add_argument(
         "--sample-rate",
         type=int,
         default=None,
@@ -51,6 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from waveflow.audio.chunked import chunk_size
     from waveflow.audio.io import collect_files
     from waveflow.audio.synthesis import (
         DTYPES,
@@ -66,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from waveflow.errors import WaveflowError
 
     model, mel_config = load_vocoder(args.checkpoint, resolve_device(args.device))
+    chunk_size(model, args.chunk_samples)  # a bad --chunk-samples fails before any work
     files, errors = collect_files(args.mels, MEL_SUFFIXES)
     jobs = []
     for file in files:
@@ -82,7 +92,12 @@ def run(args: argparse.Namespace) -> int:
     for message in errors:
         print(f"waveflow synthesize: error: {message}", file=sys.stderr)
     settings = SynthesisSettings(
-        args.sigma, args.denoise, DTYPES[args.dtype], args.batch_size, args.seed
+        args.sigma,
+        args.denoise,
+        DTYPES[args.dtype],
+        args.batch_size,
+        args.seed,
+        chunk_size(model, args.chunk_samples),
     )
     failed = synthesize_to_files(
         model, jobs, args.sample_rate or mel_config.sample_rate, settings, "synthesize"

@@ -121,6 +121,28 @@ class WaveGlowTask(Task):
 
         return dataset(train, True), dataset(valid, False)
 
+    def load_weights(self, model: torch.nn.Module, model_cfg: WaveGlowConfig, path: str) -> None:
+        """`train.init_from`: a native waveglow checkpoint, or one of NVIDIA's published files
+        (any layout that ``waveflow.audio.nvidia.load_nvidia_waveglow`` reads); either must
+        match the configured model in every parameter shape and every config field."""
+        from waveflow.audio.nvidia import load_nvidia_waveglow
+        from waveflow.checkpoint import check_state_fits, load_checkpoint
+        from waveflow.task import check_same_config
+
+        try:
+            load_checkpoint(path)
+        except WaveflowError:
+            try:
+                nvidia = load_nvidia_waveglow(path)
+            except WaveflowError as err:
+                raise WaveflowError(f"train.init_from: {err}") from err
+            state = nvidia.state_dict()
+            check_state_fits(model, state, path)
+            check_same_config(nvidia.config, model_cfg, path)
+            model.load_state_dict(state, strict=True)
+            return
+        super().load_weights(model, model_cfg, path)
+
     def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
         audio, mel = batch
         z, logdet = model(audio, mel)

@@ -110,13 +110,16 @@ class Task(abc.ABC):
         return None
 
 
-def check_same_config(found: Any, expected: Any, source: str) -> None:
-    """Raise a one-line WaveflowError naming the first field where two model configs differ."""
+def check_same_config(
+    found: Any, expected: Any, source: str, fields: tuple[str, ...] | None = None
+) -> None:
+    """Raise a one-line WaveflowError naming the first field (of `fields`; default all) where
+    two model config dataclasses differ."""
     from waveflow.config import to_dict
 
     theirs, ours = to_dict(found), to_dict(expected)
     for key, value in ours.items():
-        if theirs.get(key) != value:
+        if (fields is None or key in fields) and theirs.get(key) != value:
             raise WaveflowError(
                 f"{source} was trained with model.{key}={theirs.get(key)!r}, but the config "
                 f"says {value!r}"

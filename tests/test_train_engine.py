@@ -271,3 +271,28 @@ def test_init_from_refuses_another_task_another_size_and_bad_files(
         with pytest.raises(ValueError, match=message) as info:
             train(config)
         assert "\n" not in str(info.value)
+
+
+def test_a_nan_micro_batch_skips_the_whole_accumulated_update(tmp_path: Path) -> None:
+    config = toy_config(
+        tmp_path, steps=5, batch_size=4, accumulate=2, valid_every=0, ckpt_every=1, keep_last=0,
+        data={"nan_indices": [0]},
+    )  # fmt: skip
+    train(config)
+    micro = ToyTask.losses
+    bad_steps = sorted({i // 2 + 1 for i, loss in enumerate(micro) if not math.isfinite(loss)})
+    assert bad_steps == [4] and len(micro) == 10  # example 0 is in step 4's first micro-batch
+    assert math.isfinite(micro[7])  # the step's other micro-batch is fine, yet nothing changes
+    before = load_checkpoint(tmp_path / "ckpt_00000003.pt")["model"]
+    after = load_checkpoint(tmp_path / "ckpt_00000004.pt")["model"]
+    for name, value in before.items():
+        assert torch.equal(value, after[name]), name
+    last = load_checkpoint(tmp_path / "ckpt_00000005.pt")["model"]
+    assert not torch.equal(last["net.0.weight"], after["net.0.weight"])  # step 5 updates again
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp16"])
+def test_accumulation_with_mixed_precision_trains_on_cpu(tmp_path: Path, dtype: str) -> None:
+    result = train(toy_config(tmp_path, steps=6, batch_size=4, accumulate=2, dtype=dtype))
+    assert math.isfinite(result["train/loss"]) and math.isfinite(result["valid/loss"])
+    assert len(ToyTask.losses) == 12

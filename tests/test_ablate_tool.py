@@ -69,6 +69,7 @@ def test_budgets_and_run_specs_are_parsed_with_one_line_errors(tmp_path: Path) -
         "train.steps=1000",
         "train.budget_seconds=90.0",
         "train.budget_clock=process",
+        "train.num_workers=0",
     ]
     assert "train.budget_clock=wall" in parse_budget("minutes:2").overrides(10)
     spec = parse_run(

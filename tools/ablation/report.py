@@ -69,8 +69,8 @@ def markdown_table(summary: dict[str, dict[str, Any]], reference: dict[str, floa
                 name,
                 str(len(stats["seeds"])),
                 _cell(stats["steps"], 0),
-                _cell(_scaled(stats["process_s"], 1 / 60), 1),
-                _cell(_scaled(stats["wall_s"], 1 / 60), 1),
+                _cell(_scaled(stats["process_s"], 1 / 60), 2),
+                _cell(_scaled(stats["wall_s"], 1 / 60), 2),
                 *(_cell(stats[key], decimals) for key, _, decimals in COLUMNS),
             ]
         )

@@ -52,11 +52,14 @@ class Budget:
             return [f"train.steps={int(self.amount)}"]
         seconds = self.amount * 60 if self.kind == "minutes" else self.amount
         clock = BUDGETS[self.kind][0]
-        return [
+        overrides = [
             f"train.steps={max_steps}",
             f"train.budget_seconds={seconds}",
             f"train.budget_clock={clock}",
         ]
+        if clock == "process":  # data-loading workers' CPU time would not be counted
+            overrides.append("train.num_workers=0")
+        return overrides
 
 
 def parse_budget(text: str) -> Budget:

@@ -20,14 +20,15 @@ TESTS_DIR = Path(__file__).resolve().parent
 TOY_TASK = "test_train_toy_task:ToyTask"  # importable by the torchrun workers via PYTHONPATH
 
 
-def toy_config(exp_dir: Path, batch_size: int) -> dict:
+def toy_config(exp_dir: Path, batch_size: int, accumulate: int = 1) -> dict:
     return {
         "task": TOY_TASK,
-        "data": {"noise": 0.0},
+        "data": {"noise": 0.0, "num_train": 48},  # whole epochs for 16-example steps
         "train": {
             "exp_dir": str(exp_dir),
             "steps": 6,
             "batch_size": batch_size,
+            "accumulate": accumulate,
             "init_batch_size": 8,
             "num_workers": 0,
             "lr": 1e-2,
@@ -41,11 +42,14 @@ def toy_config(exp_dir: Path, batch_size: int) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("accumulate", [1, 2])
 def test_two_process_gloo_run_matches_one_process_with_the_global_batch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accumulate: int
 ) -> None:
     config_path = tmp_path / "ddp.yaml"
-    config_path.write_text(yaml.safe_dump(toy_config(tmp_path / "ddp", batch_size=8)))
+    per_micro_batch = 8 // accumulate
+    config = toy_config(tmp_path / "ddp", batch_size=per_micro_batch, accumulate=accumulate)
+    config_path.write_text(yaml.safe_dump(config))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")])
     env["OMP_NUM_THREADS"] = "1"
@@ -65,7 +69,8 @@ def test_two_process_gloo_run_matches_one_process_with_the_global_batch(
     model, _ = load_model(tmp_path / "ddp" / "ckpt_00000006.pt")
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
-    # Two ranks x 8 examples average their gradients: the same update as one process with 16.
+    # Two ranks x 8 examples (in `accumulate` micro-batches, all-reduced once) average their
+    # gradients: the same update as one process with 16.
     single = train(toy_config(tmp_path / "single", batch_size=16))
     reference = load_checkpoint(tmp_path / "single" / "ckpt_00000006.pt")
     for name, value in reference["model"].items():

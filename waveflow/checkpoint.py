@@ -83,6 +83,38 @@ def load_state(model: torch.nn.Module, state: dict[str, Any], path: str | os.Pat
         ) from err
 
 
+def check_state_fits(
+    model: torch.nn.Module, state: dict[str, Any], source: str | os.PathLike[str]
+) -> None:
+    """Raise a one-line WaveflowError unless `state` has exactly `model`'s keys and shapes.
+
+    The message names the first parameter whose shape differs (both shapes), or the missing
+    and unexpected keys (the first few of each), and `source` (the file).
+    """
+    expected = model.state_dict()
+    for name, tensor in expected.items():
+        value = state.get(name)
+        if isinstance(value, torch.Tensor) and value.shape != tensor.shape:
+            raise WaveflowError(
+                f"{source} does not fit the model: parameter {name!r} has shape "
+                f"{list(value.shape)} in the checkpoint but {list(tensor.shape)} in the model "
+                "(a model of another size? check the model: section)"
+            )
+    missing = [name for name in expected if name not in state]
+    unexpected = [name for name in state if name not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing key(s): {_first(missing)}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s): {_first(unexpected)}")
+        raise WaveflowError(f"{source} does not fit the model: {'; '.join(parts)}")
+
+
+def _first(names: list[str], count: int = 3) -> str:
+    return ", ".join(names[:count]) + (" ..." if len(names) > count else "")
+
+
 def _reason(err: BaseException, limit: int = 200) -> str:
     """A short one-line description of why loading failed."""
     text = " ".join(str(err).split()) or type(err).__name__

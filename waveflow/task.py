@@ -77,6 +77,30 @@ class Task(abc.ABC):
         with torch.no_grad():
             self.loss(model, batch)
 
+    def load_weights(self, model: torch.nn.Module, model_cfg: Any, path: str) -> None:
+        """Load the weights of the checkpoint at `path` into `model` (`train.init_from`).
+
+        Called on the unwrapped model of a fresh run instead of `initialize`. The default reads
+        a native checkpoint (`waveflow.checkpoint.load_checkpoint`: its `model` entry, the EMA
+        weights if it was trained with EMA) and requires this task's name, exactly the model's
+        parameter names and shapes, and the same `model:` config (fields that no shape shows,
+        such as a hop length). Families override it to accept foreign formats too. Every
+        problem is a one-line WaveflowError.
+        """
+        from waveflow.checkpoint import check_state_fits, load_checkpoint
+        from waveflow.config import from_dict
+
+        ckpt = load_checkpoint(path)
+        if ckpt["task"] != self.name:
+            raise WaveflowError(
+                f"train.init_from {path} holds a {ckpt['task']!r} model, not {self.name!r}"
+            )
+        check_state_fits(model, ckpt["model"], path)
+        check_same_config(
+            from_dict(self.model_config, ckpt["config"]["model"], "model"), model_cfg, path
+        )
+        model.load_state_dict(ckpt["model"], strict=True)
+
     def log_media(self, model: torch.nn.Module, writer: Any, step: int, valid_set: Dataset) -> None:
         """Write audio/images to TensorBoard (`writer` is a SummaryWriter); default: nothing.
 
@@ -84,6 +108,22 @@ class Task(abc.ABC):
         eval mode under no_grad.
         """
         return None
+
+
+def check_same_config(
+    found: Any, expected: Any, source: str, fields: tuple[str, ...] | None = None
+) -> None:
+    """Raise a one-line WaveflowError naming the first field (of `fields`; default all) where
+    two model config dataclasses differ."""
+    from waveflow.config import to_dict
+
+    theirs, ours = to_dict(found), to_dict(expected)
+    for key, value in ours.items():
+        if (fields is None or key in fields) and theirs.get(key) != value:
+            raise WaveflowError(
+                f"{source} was trained with model.{key}={theirs.get(key)!r}, but the config "
+                f"says {value!r}"
+            )
 
 
 TASKS: dict[str, str | type[Task]] = {

@@ -27,6 +27,8 @@ from waveflow.task import Task
 
 MEDIA_CLIPS = 2
 MEDIA_SIGMA = 0.6
+#: WaveGlow config fields that an NVIDIA file's tensor shapes do not determine.
+NVIDIA_UNSEEN_FIELDS = ("hop_length", "alternate_coupling")
 
 
 @dataclass
@@ -120,6 +122,32 @@ class WaveGlowTask(Task):
             )
 
         return dataset(train, True), dataset(valid, False)
+
+    def load_weights(self, model: torch.nn.Module, model_cfg: WaveGlowConfig, path: str) -> None:
+        """`train.init_from`: a native waveglow checkpoint, or one of NVIDIA's published files
+        (any layout that ``waveflow.audio.nvidia.load_nvidia_waveglow`` reads).
+
+        Either must match the configured model in every parameter shape; a native file also in
+        every config field, an NVIDIA file (whose config is inferred from shapes) in the fields
+        that no shape shows: ``NVIDIA_UNSEEN_FIELDS``.
+        """
+        from waveflow.audio.nvidia import load_nvidia_waveglow
+        from waveflow.checkpoint import check_state_fits, load_checkpoint
+        from waveflow.task import check_same_config
+
+        try:
+            load_checkpoint(path)
+        except WaveflowError:
+            try:
+                nvidia = load_nvidia_waveglow(path)
+            except WaveflowError as err:
+                raise WaveflowError(f"train.init_from: {err}") from err
+            state = nvidia.state_dict()
+            check_state_fits(model, state, path)
+            check_same_config(nvidia.config, model_cfg, path, NVIDIA_UNSEEN_FIELDS)
+            model.load_state_dict(state, strict=True)
+            return
+        super().load_weights(model, model_cfg, path)
 
     def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
         audio, mel = batch

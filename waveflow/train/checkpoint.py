@@ -4,13 +4,16 @@ A training checkpoint is a dict loadable with `torch.load(path, weights_only=Tru
 
     task        registry name of the task ("waveglow", "glow", ...)
     config      the resolved config as plain dicts ({"task", "model", "data", "train"})
-    model       model state_dict (unwrapped from DDP)
+    model       model state_dict (unwrapped from DDP); with `train.ema_decay` the averaged
+                weights, which validation, synthesis and `init_from` use
+    raw_model   (EMA only) the raw training weights, from which a resumed run continues
     optimizer   optimizer state_dict
     scaler      GradScaler state_dict (fp16) or {}
     scheduler   {"step": ..., "lr": ...}: the schedule is a pure function of the step
     step        optimizer steps taken
     epoch, batch_in_epoch   data-order position of the next batch
     best_valid  lowest validation loss so far (inf if none)
+    clock       {"wall_s", "process_s"}: time spent in training steps so far
     rng         one `capture_rng()` dict per rank
 
 Only `task`, `config.model` and `model` are needed for inference

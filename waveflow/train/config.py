@@ -35,7 +35,16 @@ class TrainConfig:
     """The `train:` section: optimisation, precision, logging and checkpointing.
 
     Steps count optimizer iterations (a step skipped by the NaN guard still counts).
-    `batch_size` is per process: with torchrun the global batch is batch_size * world size.
+    `batch_size` is per process and per micro-batch: the examples of one optimizer step are
+    batch_size * accumulate * world size.
+
+    `ema_decay` (e.g. 0.999) keeps an exponential moving average of the weights, used for
+    validation, TensorBoard media and saved as the checkpoint's `model` (see
+    `waveflow.train.ema`). `accumulate` micro-batches are summed into one exact update.
+    `init_from` starts a fresh run (new optimizer, step 0) from the weights of a checkpoint,
+    read by the task's `Task.load_weights`; a resumed run ignores it. `budget_seconds` stops
+    training once that much time was spent in training steps, measured by `budget_clock`
+    ("process": CPU seconds of this process, "wall": elapsed seconds); `steps` stays the cap.
     """
 
     exp_dir: str = "exp/run"
@@ -65,6 +74,11 @@ class TrainConfig:
     media_every: int = 1000  # 0 = never call Task.log_media
     device: Literal["auto", "cpu", "cuda"] = "auto"
     resume: str | None = None  # "auto" (latest in exp_dir, if any) or a checkpoint path
+    ema_decay: float | None = None  # weight EMA decay, e.g. 0.999; null = no EMA
+    accumulate: int = 1  # micro-batches per optimizer step (gradient accumulation)
+    init_from: str | None = None  # weights to start a fresh run from (ignored on resume)
+    budget_seconds: float | None = None  # stop after this much training-step time; null = off
+    budget_clock: Literal["process", "wall"] = "process"
 
     def __post_init__(self) -> None:
         positive = ("steps", "batch_size", "lr", "log_every", "max_bad_steps", "lr_decay_steps")
@@ -89,6 +103,16 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise WaveflowError(f"train.{name} must be >= 0 or null, got {value}")
+        if self.accumulate <= 0:
+            raise WaveflowError(
+                f"train.accumulate must be >= 1 (micro-batches per step), got {self.accumulate}"
+            )
+        if self.ema_decay is not None and not 0 <= self.ema_decay < 1:
+            raise WaveflowError(f"train.ema_decay must be in [0, 1) or null, got {self.ema_decay}")
+        if self.budget_seconds is not None and not self.budget_seconds > 0:
+            raise WaveflowError(
+                f"train.budget_seconds must be > 0 or null, got {self.budget_seconds}"
+            )
         if not 0 < self.lr_decay_rate <= 1:
             raise WaveflowError(f"train.lr_decay_rate must be in (0, 1], got {self.lr_decay_rate}")
         if not all(0 <= b < 1 for b in self.betas):

@@ -1,14 +1,17 @@
 """The training loop shared by every flow model: `train(config, resume=None) -> metrics`.
 
 One `Trainer` runs one experiment: it builds the task's model and datasets, optionally resumes
-from a checkpoint, then takes `train.steps` optimizer steps with warm-up/decay, gradient
-clipping, autocast mixed precision and a NaN/inf guard; it validates, logs to the console and
-TensorBoard and writes atomic checkpoints on rank 0. Under `torchrun` it wraps the model in
-DistributedDataParallel and shards the data order across ranks.
+from a checkpoint (or starts from `train.init_from`'s weights), then takes `train.steps`
+optimizer steps (or fewer, within `train.budget_seconds`) with warm-up/decay, gradient
+accumulation over `train.accumulate` micro-batches, gradient clipping, autocast mixed precision
+and a NaN/inf guard; it keeps an EMA of the weights (`train.ema_decay`), validates, logs to the
+console and TensorBoard and writes atomic checkpoints on rank 0. Under `torchrun` it wraps the
+model in DistributedDataParallel and shards the data order across ranks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -29,6 +32,7 @@ from waveflow.train.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
+from waveflow.train.clock import TrainingClock
 from waveflow.train.config import (
     ExperimentConfig,
     config_to_dict,
@@ -45,6 +49,7 @@ from waveflow.train.distributed import (
     setup_distributed,
     unwrap,
 )
+from waveflow.train.ema import WeightEMA
 from waveflow.train.monitor import MeanMeter, Monitor, format_metrics
 from waveflow.train.optim import build_optimizer
 from waveflow.train.rng import capture_rng, preserved_rng, restore_rng, seed_everything
@@ -116,6 +121,8 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         self.last_checkpoint_step = -1
         self.monitor: Monitor | None = None
+        self.ema: WeightEMA | None = None
+        self.clock = TrainingClock()
 
     # ----------------------------------------------------------------------------- the run
 
@@ -123,10 +130,20 @@ class Trainer:
         """Resume or initialise, train to `train.steps`, validate and checkpoint at the end."""
         cfg = self.cfg
         resume_path = self._resume_path(resume)
+        average: dict[str, Any] | None = None
         if resume_path is not None:
-            self._restore(resume_path)
+            if cfg.init_from:
+                self._say(f"resuming from {resume_path}: train.init_from is ignored")
+            average = self._restore(resume_path)
+        elif cfg.init_from:
+            self.task.load_weights(self.model, self.config.model, cfg.init_from)
+            self._say(f"initialised the weights from {cfg.init_from}")
         else:
             self._initialize()
+        if cfg.ema_decay is not None:
+            self.ema = WeightEMA(self.model, cfg.ema_decay)
+            if average is not None:
+                load_state(self.ema.model, average, resume_path)
         if self.env.is_main:
             self.exp_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.exp_dir / "config.yaml")
@@ -136,10 +153,12 @@ class Trainer:
                 self.model, device_ids=device_ids
             )
         self.monitor = Monitor(self.exp_dir, cfg.steps, self.step, enabled=self.env.is_main)
+        accumulate = f" x {cfg.accumulate} micro-batches" if cfg.accumulate > 1 else ""
         self._say(
             f"task {self.config.task}: {_count_params(self.model):,} parameters, "
-            f"{len(self.sampler)} batches/epoch x {self.env.world_size} process(es) on "
-            f"{self.env.device}, dtype {cfg.dtype}, steps {self.step}->{cfg.steps}"
+            f"{len(self.sampler)} batches/epoch{accumulate} x {self.env.world_size} process(es) "
+            f"on {self.env.device}, dtype {cfg.dtype}, steps {self.step}->{cfg.steps}"
+            + (f", EMA {cfg.ema_decay}" if self.ema is not None else "")
         )
         try:
             return self._loop()
@@ -156,11 +175,13 @@ class Trainer:
         last_log = time.perf_counter()
         examples = 0
         batches = self._batches()
-        while self.step < cfg.steps:
-            batch = next(batches)
+        while self.step < cfg.steps and not self._budget_spent():
+            self.clock.start()
+            micro_batches = [next(batches) for _ in range(cfg.accumulate)]
             self.step += 1
-            values, grad_norm, ok = self._train_step(batch)
-            examples += cfg.batch_size * self.env.world_size
+            values, grad_norm, ok = self._train_step(micro_batches)
+            self.clock.stop()
+            examples += cfg.batch_size * cfg.accumulate * self.env.world_size
             if ok:
                 bad_in_row = 0
                 meter.add({**values, "grad_norm": grad_norm})
@@ -181,12 +202,18 @@ class Trainer:
                 self._log_media()
             if cfg.ckpt_every and self.step % cfg.ckpt_every == 0:
                 self._save_numbered()
+        if self._budget_spent():
+            self._say(
+                f"stopped at step {self.step}: train.budget_seconds={cfg.budget_seconds} "
+                f"({cfg.budget_clock} clock) spent"
+            )
         if valid_step != self.step:
             valid = self._validate_and_keep_best()
         if self.last_checkpoint_step != self.step:
             self._save_numbered()
         self.monitor.flush()
         result = {"step": float(self.step), "best_valid_loss": self.best_valid}
+        result.update({f"clock/{k}": v for k, v in self.clock.state_dict().items()})
         result.update({f"train/{k}": v for k, v in (train_means or meter.means()).items()})
         result.update({f"valid/{k}": v for k, v in valid.items()})
         self._say(f"done at step {self.step}: " + format_metrics(result))
@@ -194,22 +221,36 @@ class Trainer:
 
     # ------------------------------------------------------------------------ one step
 
-    def _train_step(self, batch: Any) -> tuple[dict[str, float], float, bool]:
-        """Forward, backward, guard, update. Returns (rank-mean metrics, grad norm, updated)."""
+    def _train_step(self, micro_batches: list[Any]) -> tuple[dict[str, float], float, bool]:
+        """Forward and backward every micro-batch, guard, update, average the weights.
+
+        Each micro-batch's loss is divided by their number, so the summed gradient is the one
+        of the mean loss over all their examples (exact for equal-sized micro-batches). Under
+        DDP the gradients are all-reduced only on the last backward. Returns (rank-mean
+        metrics averaged over the micro-batches, grad norm, updated).
+        """
         cfg = self.cfg
         set_lr(self.optimizer, lr_at(self.step, cfg))
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
-            out = self.task.loss(self.model, batch)
-        loss = _check_loss(out).float()
-        self.scaler.scale(loss).backward()
+        count = len(micro_batches)
+        sums: dict[str, torch.Tensor] = {}
+        finite = torch.ones((), dtype=torch.bool, device=self.env.device)
+        for index, batch in enumerate(micro_batches):
+            with self._no_sync(last=index == count - 1):
+                with self._autocast():
+                    out = self.task.loss(self.model, batch)
+                loss = _check_loss(out).float()
+                self.scaler.scale(loss / count).backward()
+            finite &= torch.isfinite(loss.detach())
+            for name, value in out.items():
+                sums[name] = sums.get(name, 0.0) + value.detach().float().reshape(())
         self.scaler.unscale_(self.optimizer)
         max_norm = cfg.grad_clip if cfg.grad_clip else math.inf
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self._params(), max_norm))
-        names = ["loss", *sorted(k for k in out if k != "loss")]
-        local = torch.stack([out[k].detach().float().reshape(()) for k in names])
-        flag = (~torch.isfinite(loss.detach())).float().reshape(1)
+        names = ["loss", *sorted(k for k in sums if k != "loss")]
+        local = torch.stack([sums[k] / count for k in names])
+        flag = (~finite).float().reshape(1)
         summed = all_reduce_sum(self.env, torch.cat([local, flag]))
         values = {
             k: float(v) / self.env.world_size for k, v in zip(names, summed[:-1], strict=True)
@@ -220,7 +261,23 @@ class Trainer:
         else:
             self.optimizer.zero_grad(set_to_none=True)
         self.scaler.update()
+        if ok and self.ema is not None:
+            self.ema.update(unwrap(self.model), self.step)
         return values, grad_norm, ok
+
+    def _no_sync(self, last: bool) -> contextlib.AbstractContextManager:
+        """DDP's no_sync() for every micro-batch but the last (no all-reduce of partial sums)."""
+        if last or not isinstance(self.model, torch.nn.parallel.DistributedDataParallel):
+            return contextlib.nullcontext()
+        return self.model.no_sync()
+
+    def _budget_spent(self) -> bool:
+        """Whether `train.budget_seconds` of training-step time are used up (same on all ranks)."""
+        budget = self.cfg.budget_seconds
+        if budget is None:
+            return False
+        spent = torch.tensor([float(self.clock.seconds(self.cfg.budget_clock) >= budget)])
+        return bool(all_reduce_sum(self.env, spent.to(self.env.device))[0] > 0)
 
     def _on_bad_step(
         self, values: dict[str, float], grad_norm: float, in_row: int, total: int
@@ -264,14 +321,19 @@ class Trainer:
             self._save(self.exp_dir / BEST_NAME)
         return valid
 
+    def eval_model(self) -> torch.nn.Module:
+        """The weights to validate, show and publish: the EMA if there is one, else the model."""
+        return self.ema.model if self.ema is not None else unwrap(self.model)
+
     def validate(self) -> dict[str, float]:
         """Mean `Task.loss` outputs over the (capped) validation set, all ranks together.
 
-        Runs the unwrapped model in eval mode under no_grad with all generators seeded from
-        `train.seed` (restored afterwards). Batches are weighted by their size, so `loss` is
-        the exact mean held-out loss. Returns {} for an empty validation set.
+        Runs `eval_model()` (the EMA weights, if any) in eval mode under no_grad with all
+        generators seeded from `train.seed` (restored afterwards). Batches are weighted by
+        their size, so `loss` is the exact mean held-out loss. Returns {} for an empty
+        validation set.
         """
-        model = unwrap(self.model)
+        model = self.eval_model()
         model.eval()
         sums: dict[str, float] = {}
         count = 0
@@ -298,7 +360,7 @@ class Trainer:
     def _log_media(self) -> None:
         if not self.env.is_main:
             return
-        model = unwrap(self.model)
+        model = self.eval_model()
         model.eval()
         with preserved_rng(self.cfg.seed), torch.no_grad():
             self.task.log_media(model, self.monitor.writer, self.step, self.valid_set)
@@ -326,7 +388,8 @@ class Trainer:
         return {
             "task": self.config.task,
             "config": config_to_dict(self.config),
-            "model": unwrap(self.model).state_dict(),
+            "model": self.eval_model().state_dict(),
+            **({"raw_model": unwrap(self.model).state_dict()} if self.ema is not None else {}),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
             "scheduler": {"step": self.step, "lr": lr_at(max(self.step, 1), self.cfg)},
@@ -334,6 +397,7 @@ class Trainer:
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
             "best_valid": self.best_valid,
+            "clock": self.clock.state_dict(),
             "rng": rng,
         }
 
@@ -352,7 +416,12 @@ class Trainer:
             return latest
         return Path(resume)
 
-    def _restore(self, path: Path) -> None:
+    def _restore(self, path: Path) -> dict[str, Any] | None:
+        """Load the training state of `path`; returns its EMA weights (None if it has none).
+
+        With EMA the raw weights are `raw_model` and `model` is the average; a checkpoint
+        written without EMA has only `model` (the raw weights), from which a new EMA starts.
+        """
         ckpt = load_checkpoint(path)
         if ckpt["task"] != self.config.task:
             raise WaveflowError(
@@ -364,7 +433,8 @@ class Trainer:
                 f"checkpoint {path} has no training state ({', '.join(missing)} missing); "
                 "it can be used for inference but not resumed"
             )
-        load_state(self.model, ckpt["model"], path)
+        average = ckpt["model"] if "raw_model" in ckpt else None
+        load_state(self.model, ckpt["raw_model"] if average is not None else ckpt["model"], path)
         try:
             self.optimizer.load_state_dict(ckpt["optimizer"])
             if self.scaler.is_enabled() and ckpt.get("scaler"):
@@ -379,6 +449,7 @@ class Trainer:
         self.batch_in_epoch = int(ckpt["batch_in_epoch"])
         self.best_valid = float(ckpt.get("best_valid", math.inf))
         self.last_checkpoint, self.last_checkpoint_step = path, self.step
+        self.clock.load_state_dict(ckpt.get("clock", {}))
         rng = ckpt["rng"]
         if isinstance(rng, list) and len(rng) == self.env.world_size:
             restore_rng(rng[self.env.rank])
@@ -386,6 +457,7 @@ class Trainer:
             self._say("the world size changed since the checkpoint: random streams re-seeded")
             seed_everything(self.cfg.seed + self.env.rank + 7919 * self.step)
         self._say(f"resumed from {path} at step {self.step}")
+        return average
 
     # ------------------------------------------------------------------------ helpers
 

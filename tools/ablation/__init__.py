@@ -1,0 +1,1 @@
+"""The learning-efficiency ablation tool behind ``tools/ablate.py`` (see its docstring)."""

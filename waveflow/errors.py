@@ -7,3 +7,9 @@ config keys). The command line prints such errors as one line, without a traceba
 
 class WaveflowError(ValueError):
     """An error caused by user input; its message is a complete, one-line explanation."""
+
+
+def about(path: object, err: BaseException) -> str:
+    """`err`'s message, prefixed with `path` unless it already names it."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if str(path) in text else f"{path}: {text}"

@@ -40,7 +40,9 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
     from waveflow.audio.task import VocoderDataConfig
     from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
     from waveflow.config import from_dict
+    from waveflow.inputs import regular_file
 
+    regular_file(path, "checkpoint")
     try:
         ckpt = load_checkpoint(path)
     except WaveflowError:

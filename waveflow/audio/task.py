@@ -69,6 +69,15 @@ class WaveGlowTask(Task):
     def build_model(self, model_cfg: WaveGlowConfig) -> WaveGlow:
         return WaveGlow.from_config(model_cfg)
 
+    def size_floor(self, model_cfg: WaveGlowConfig) -> tuple[int, int]:
+        """At least one 1x1 conv (>= 2x2) per flow and one WaveNet of ``n_layers`` dilated
+        convs of ``2 n_channels x n_channels x kernel_size`` (a bound that holds even if
+        WaveNets were shared between flows)."""
+        cfg = model_cfg
+        tensors = cfg.n_flows + cfg.n_layers
+        values = 4 * cfg.n_flows + 2 * cfg.n_layers * cfg.n_channels**2 * cfg.kernel_size
+        return tensors, values
+
     def build_datasets(
         self, data_cfg: VocoderDataConfig, model_cfg: WaveGlowConfig
     ) -> tuple[Dataset, Dataset]:

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from waveflow.argtypes import positive_float, positive_int
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -41,13 +43,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--mels", type=Path, metavar="DIR", help="mels (.npy/.pt) of the --ref files, by name"
     )
-    parser.add_argument("--sigma", type=float, default=1.0, help="prior std for the NLL (1.0)")
+    parser.add_argument(
+        "--sigma", type=positive_float, default=1.0, help="prior std for the NLL (1.0)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (checkpoints)")
     image = parser.add_argument_group("image checkpoints")
     image.add_argument("--data-root", help="dataset folder (default: the checkpoint's data.root)")
     image.add_argument("--split", choices=["test", "train"], default="test")
-    image.add_argument("--batch-size", type=int, default=256)
-    image.add_argument("--max-images", type=int, help="evaluate only the first N images")
+    image.add_argument("--batch-size", type=positive_int, default=256)
+    image.add_argument("--max-images", type=positive_int, help="evaluate only the first N images")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write per-file values + summary")
     parser.add_argument("--plots", type=Path, metavar="DIR", help="write one mel PNG per pair")
     parser.add_argument(
@@ -56,7 +60,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="A,B",
         help="metrics to compute: mel, mrstft, pesq, stoi, mcd, f0 (default: all)",
     )
-    parser.add_argument("--sample-rate", type=int, default=22050, help="Hz (default 22050)")
+    parser.add_argument(
+        "--sample-rate", type=positive_int, default=22050, help="Hz (default 22050)"
+    )
     parser.add_argument("--dtw", action="store_true", help="align MCD frames by DTW")
     parser.set_defaults(func=run)
 

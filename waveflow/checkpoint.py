@@ -9,6 +9,7 @@ and data-order state (see `waveflow.train.checkpoint`).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from typing import Any
@@ -161,6 +162,6 @@ def describe_load_error(err: BaseException, limit: int = 200) -> str:
         return "the file is corrupt or not a PyTorch checkpoint"
     if "failed finding central directory" in text or "zip archive" in text:
         return "the file is truncated or not a PyTorch checkpoint"
-    if isinstance(err, EOFError):
-        return "the file is empty or truncated"
+    if isinstance(err, EOFError) or (isinstance(err, OSError) and err.errno == errno.EINVAL):
+        return "the file is empty, truncated or not a PyTorch checkpoint"
     return text[:limit] + ("..." if len(text) > limit else "")

@@ -74,7 +74,7 @@ def _comma_list(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from waveflow.errors import WaveflowError
 
-    if args.checkpoint is not None and _checkpoint_task(args.checkpoint) == "glow":
+    if args.checkpoint is not None and _checkpoint_task(args.checkpoint, args.ref) == "glow":
         return _run_image(args)
     if args.ref is None:
         raise WaveflowError("--ref DIR (the reference recordings) is required for audio")
@@ -104,14 +104,17 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _checkpoint_task(path: Path) -> str:
-    """The task of a native checkpoint; anything else is tried as an NVIDIA WaveGlow."""
+def _checkpoint_task(path: Path, ref: Path | None) -> str:
+    """The task of a native checkpoint; anything else is tried as an NVIDIA WaveGlow when
+    there are --ref recordings to score, and is an error otherwise (image mode)."""
     from waveflow.checkpoint import load_checkpoint
     from waveflow.errors import WaveflowError
 
     try:
         return str(load_checkpoint(path)["task"])
     except WaveflowError:
+        if ref is None:
+            raise
         return "waveglow"
 
 

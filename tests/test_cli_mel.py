@@ -80,9 +80,11 @@ def test_missing_input_and_bad_option(tmp_path: Path, capsys) -> None:
     assert main(["mel", str(tmp_path / "nothing.wav"), "--out", str(tmp_path / "o")]) == 1
     assert "nothing.wav: no such file or folder" in capsys.readouterr().err
     (tmp_path / "a.wav").write_bytes(b"x")
-    assert main(["mel", str(tmp_path / "a.wav"), "--out", str(tmp_path), "--n-mels", "0"]) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["mel", str(tmp_path / "a.wav"), "--out", str(tmp_path), "--n-mels", "0"])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["waveflow mel: error: mel config: n_mels must be a positive integer, got 0"]
+    assert err[-1] == "waveflow mel: error: argument --n-mels: must be a positive integer, got '0'"
 
 
 def test_command_module_does_not_import_torch() -> None:

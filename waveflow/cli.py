@@ -1,4 +1,12 @@
-"""The `waveflow` command: discovers the subcommands in `waveflow.commands` and runs one."""
+"""The `waveflow` command: discovers the subcommands in `waveflow.commands` and runs one.
+
+Every failure ends as one line on stderr (`waveflow CMD: error: ...`, exit 1; set
+`WAVEFLOW_DEBUG=1` for the traceback): bad input (`WaveflowError`), file system errors, running
+out of memory. Ctrl-C and SIGTERM stop the command with `waveflow CMD: interrupted` /
+`waveflow CMD: terminated` (exit 130 / 143) after the partial output files are removed. Python
+warnings are printed as `waveflow CMD: warning: ...`, one line each
+(:func:`waveflow.reporting.run_reporting_errors`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,8 @@ import pkgutil
 import sys
 
 from waveflow import __version__, commands
-from waveflow.errors import run_reporting_errors
+from waveflow.limits import ENV, LIMITS, load_environment, parse_limit
+from waveflow.reporting import run_reporting_errors
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,10 +26,32 @@ def build_parser() -> argparse.ArgumentParser:
         description="Normalizing flows for audio (WaveGlow vocoder) and images (Glow).",
     )
     parser.add_argument("--version", action="version", version=f"waveflow {__version__}")
+    limits = parser.add_argument_group("limits on what an input file may ask for")
+    for name, help_text in (
+        ("max_model_params", "parameters a checkpoint's model may have (default %s)"),
+        ("max_decompressed_mb", "MB a compressed data file may expand to (default %s)"),
+        ("max_metric_seconds", "seconds of audio PESQ/STOI/MCD/F0 are computed on (default %s)"),
+    ):
+        limits.add_argument(
+            "--" + name.replace("_", "-"),
+            type=_limit_type(name),
+            metavar="N",
+            help=help_text % f"{getattr(LIMITS, name):g}" + f"; also {ENV[name]}",
+        )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         importlib.import_module(f"{commands.__name__}.{info.name}").add_parser(subparsers)
     return parser
+
+
+def _limit_type(name: str):
+    def parse(text: str) -> int:
+        try:
+            return parse_limit(text, "--" + name.replace("_", "-"))
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return run_reporting_errors(f"waveflow {args.command}", lambda: args.func(args))
+    prefix = f"waveflow {args.command}"
+    try:
+        load_environment()
+    except ValueError as err:
+        print(f"{prefix}: error: {err}", file=sys.stderr)
+        return 2
+    for name in ENV:
+        if getattr(args, name, None) is not None:
+            setattr(LIMITS, name, getattr(args, name))
+    return run_reporting_errors(prefix, lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -63,6 +63,16 @@ class Task(abc.ABC):
         already on the training device (tensors, or tuples/lists/dicts of tensors).
         """
 
+    def size_floor(self, model_cfg: Any) -> tuple[int, int]:
+        """The fewest ``(tensors, values)`` in the state dict of a model built from `model_cfg`.
+
+        Computed from the config alone, without building anything, so that a checkpoint whose
+        config asks for a huge model is refused before memory is allocated (see
+        `waveflow.checkpoint.model_from_checkpoint`). It must never exceed the real counts: a
+        loose bound is safe, a tight one only refuses sooner. Default: ``(0, 0)`` (no bound).
+        """
+        return 0, 0
+
     def collate_fn(self) -> Callable[[list[Any]], Any] | None:
         """Return the DataLoader `collate_fn`; `None` means PyTorch's default collation."""
         return None

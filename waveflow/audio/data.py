@@ -25,6 +25,7 @@ from waveflow.atomic import atomic_path
 from waveflow.audio.features import MelConfig, MelSpectrogram
 from waveflow.audio.io import AUDIO_SUFFIXES, load_audio
 from waveflow.errors import WaveflowError
+from waveflow.inputs import describe_non_regular
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,9 @@ class AudioSegmentDataset(torch.utils.data.Dataset):
       differ between items: use batch_size=1).
     - Files are scanned with `soundfile.info` at construction. Missing, unreadable or empty
       files, files at another sample rate and clips shorter than `segment_length` are skipped
-      (never zero-padded: silence padding destabilises flow training) and reported in ONE
-      warning; `skipped` maps each skipped path to the reason. If nothing usable remains a
+      (never zero-padded: silence padding destabilises flow training), as are float WAVs
+      holding NaN or infinite samples (read once, in blocks), and reported in ONE warning;
+      `skipped` maps each skipped path to the reason. If nothing usable remains a
       `WaveflowError` is raised. Multichannel files are averaged to mono.
     - `cache_dir`: decoded audio is stored there as float32 `.npy` on first use and read back
       memory-mapped afterwards (useful for FLAC corpora). Written atomically.
@@ -241,8 +243,9 @@ class AudioSegmentDataset(torch.utils.data.Dataset):
 
 def _scan(file: Path, sample_rate: int, min_samples: int) -> str | None:
     """Why `file` is unusable for the dataset (from its header), or None if it is usable."""
-    if not file.is_file():
-        return "missing"
+    problem = describe_non_regular(file)
+    if problem is not None:
+        return "missing" if problem == "no such file" else problem
     try:
         info = soundfile.info(os.fspath(file))
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
@@ -253,6 +256,23 @@ def _scan(file: Path, sample_rate: int, min_samples: int) -> str | None:
         return f"sample rate {info.samplerate} Hz, expected {sample_rate} Hz"
     if info.frames < min_samples:
         return f"too short ({info.frames} samples < {min_samples})"
+    if info.subtype in FLOAT_SUBTYPES:
+        return _non_finite(file)
+    return None
+
+
+#: soundfile subtypes that can hold NaN or infinity (integer PCM, FLAC and Vorbis cannot).
+FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+
+
+def _non_finite(file: Path, block: int = 1 << 18) -> str | None:
+    """"contains NaN or infinite samples" if a float file does, read in blocks; else None."""
+    try:
+        for chunk in soundfile.blocks(os.fspath(file), blocksize=block, dtype="float32"):
+            if not np.isfinite(chunk).all():
+                return "contains NaN or infinite samples"
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
+        return f"unreadable ({' '.join(str(err).split()) or type(err).__name__})"
     return None
 
 

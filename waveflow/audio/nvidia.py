@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -35,16 +34,16 @@ from torch import Tensor, nn
 
 from waveflow.audio import safe_unpickle
 from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig
+from waveflow.checkpoint import describe_load_error
 from waveflow.errors import WaveflowError
+from waveflow.inputs import regular_file
 
 DEFAULT_HOP_LENGTH = 256
 
 
 def read_restricted(path: str | os.PathLike[str]) -> Any:
     """Unpickle a torch checkpoint onto the CPU with the restricted unpickler."""
-    path = Path(path)
-    if not path.is_file():
-        raise WaveflowError(f"checkpoint not found: {path}")
+    path = regular_file(path, "checkpoint")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -57,10 +56,7 @@ def read_restricted(path: str | os.PathLike[str]) -> Any:
             "which is not a tensor, container or WaveGlow module (nothing was executed)"
         ) from err
     except Exception as err:  # torch/pickle raise many types for damaged files
-        detail = " ".join(str(err).split())[:200] or type(err).__name__
-        if isinstance(err, EOFError) or "central directory" in detail:
-            detail = "the file is truncated or not a PyTorch checkpoint"
-        raise WaveflowError(f"cannot load checkpoint {path}: {detail}") from err
+        raise WaveflowError(f"cannot load checkpoint {path}: {describe_load_error(err)}") from err
 
 
 def pickled_module_state(obj: Any, prefix: str = "") -> dict[str, Tensor]:

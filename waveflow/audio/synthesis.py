@@ -40,7 +40,9 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
     from waveflow.audio.task import VocoderDataConfig
     from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
     from waveflow.config import from_dict
+    from waveflow.inputs import regular_file
 
+    regular_file(path, "checkpoint")
     try:
         ckpt = load_checkpoint(path)
     except WaveflowError:
@@ -60,13 +62,19 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
 
 def read_mel(path: Path, n_mel_channels: int) -> Tensor:
     """Read a mel file as float32 ``[n_mels, F]``; raises a WaveflowError naming the problem."""
+    from waveflow.checkpoint import describe_load_error
+    from waveflow.inputs import describe_non_regular
+
+    problem = describe_non_regular(path)
+    if problem is not None:
+        raise WaveflowError(f"{path}: cannot read mel file ({problem})")
     try:
         if path.suffix.lower() == ".pt":
             data = torch.load(path, map_location="cpu", weights_only=True)
         else:
             data = np.load(path, allow_pickle=False)
     except Exception as err:  # numpy/torch raise many types for unreadable files
-        detail = " ".join(str(err).split())[:160] or type(err).__name__
+        detail = describe_load_error(err, limit=160)
         raise WaveflowError(f"{path}: cannot read mel file ({detail})") from err
     if isinstance(data, np.ndarray):
         if not np.issubdtype(data.dtype, np.floating):

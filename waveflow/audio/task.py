@@ -71,6 +71,15 @@ class WaveGlowTask(Task):
     def build_model(self, model_cfg: WaveGlowConfig) -> WaveGlow:
         return WaveGlow.from_config(model_cfg)
 
+    def size_floor(self, model_cfg: WaveGlowConfig) -> tuple[int, int]:
+        """At least one 1x1 conv (>= 2x2) per flow and one WaveNet of ``n_layers`` dilated
+        convs of ``2 n_channels x n_channels x kernel_size`` (a bound that holds even if
+        WaveNets were shared between flows)."""
+        cfg = model_cfg
+        tensors = cfg.n_flows + cfg.n_layers
+        values = 4 * cfg.n_flows + 2 * cfg.n_layers * cfg.n_channels**2 * cfg.kernel_size
+        return tensors, values
+
     def build_datasets(
         self, data_cfg: VocoderDataConfig, model_cfg: WaveGlowConfig
     ) -> tuple[Dataset, Dataset]:
@@ -91,6 +100,12 @@ class WaveGlowTask(Task):
             raise WaveflowError(
                 f"data.mel.hop_length ({data_cfg.mel.hop_length}) != model.hop_length "
                 f"({model_cfg.hop_length})"
+            )
+        if data_cfg.segment_length <= 0 or data_cfg.segment_length % model_cfg.n_group:
+            raise WaveflowError(
+                f"data.segment_length ({data_cfg.segment_length}) must be a positive multiple of "
+                f"model.n_group ({model_cfg.n_group}), e.g. "
+                f"{max(1, round(data_cfg.segment_length / model_cfg.n_group)) * model_cfg.n_group}"
             )
         if not math.isfinite(data_cfg.sigma) or data_cfg.sigma <= 0:
             raise WaveflowError(f"data.sigma must be positive, got {data_cfg.sigma}")

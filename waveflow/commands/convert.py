@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from waveflow.argtypes import positive_int
+from waveflow.outputs import add_overwrite_option
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -21,8 +24,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("source", type=Path, metavar="NVIDIA_CKPT")
     parser.add_argument("out", type=Path, metavar="OUT")
     parser.add_argument(
-        "--hop-length", type=int, default=None, help="override the hop (default: stored, else 256)"
+        "--hop-length",
+        type=positive_int,
+        default=None,
+        help="override the hop (default: stored, else 256)",
     )
+    add_overwrite_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -31,12 +38,30 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from waveflow.audio.nvidia import load_nvidia_waveglow
+    from waveflow.checkpoint import load_checkpoint
+    from waveflow.errors import WaveflowError
+    from waveflow.inputs import regular_file
+    from waveflow.outputs import check_outputs
     from waveflow.train.checkpoint import save_checkpoint
 
+    regular_file(args.source, "checkpoint")
+    try:
+        native = load_checkpoint(args.source)
+    except WaveflowError:
+        native = None
+    if native is not None:
+        raise WaveflowError(
+            f"{args.source} is already a native waveflow checkpoint (task {native['task']!r}); "
+            "there is nothing to convert: use it directly"
+        )
+    check = check_outputs([args.out], args.no_overwrite)
+    if check.blocked:
+        raise WaveflowError(check.blocked[args.out])
     model = load_nvidia_waveglow(args.source, hop_length=args.hop_length)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_checkpoint(
         {"task": "waveglow", "config": {"model": asdict(model.config)}, "model": state}, args.out
     )
-    print(f"waveflow convert: wrote {args.out} ({asdict(model.config)})", file=sys.stderr)
+    replaced = " (replaced the existing file)" if check.replacing else ""
+    print(f"waveflow convert: wrote {args.out}{replaced} ({asdict(model.config)})", file=sys.stderr)
     return 0

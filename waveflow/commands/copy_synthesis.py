@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from waveflow.commands.synthesize import add_common_synthesis_options
+from waveflow.commands.synthesize import add_common_synthesis_options, apply_overwrite_policy
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         synthesize_to_files,
     )
     from waveflow.device import resolve_device
-    from waveflow.errors import WaveflowError
+    from waveflow.errors import WaveflowError, about
 
     if args.griffin_lim == (args.checkpoint is not None):
         raise WaveflowError("give exactly one of --checkpoint CKPT and --griffin-lim")
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         model, mel_config = load_vocoder(args.checkpoint, resolve_device(args.device))
         chunk = chunk_size(model, args.chunk_samples)  # a bad --chunk-samples fails first
-    if args.sample_rate:
+    if args.sample_rate is not None:
         mel_config = replace(
             mel_config,
             sample_rate=args.sample_rate,
@@ -73,21 +73,33 @@ def run(args: argparse.Namespace) -> int:
             with torch.no_grad():
                 mel = front_end(audio)
         except WaveflowError as err:
-            errors.append(str(err))
+            errors.append(about(file, err))
             continue
         jobs.append(SynthesisJob(str(file), mel, args.out / f"{file.stem}.wav", len(audio)))
+    jobs, replaced = apply_overwrite_policy(jobs, args.no_overwrite, errors)
     for message in errors:
         print(f"waveflow copy-synthesis: error: {message}", file=sys.stderr)
     if model is None:
         from waveflow.audio.griffin_lim import griffin_lim
 
+        failed = 0
         for job in jobs:
             audio = griffin_lim(job.mel, mel_config)[: job.length]
-            save_wav(job.out, audio, mel_config.sample_rate)
-        print(f"waveflow copy-synthesis: wrote {len(jobs)} file(s) (Griffin-Lim)", file=sys.stderr)
-        return 1 if errors else 0
+            try:
+                save_wav(job.out, audio, mel_config.sample_rate)
+            except WaveflowError as err:
+                print(f"waveflow copy-synthesis: error: {err}", file=sys.stderr)
+                failed += 1
+        print(
+            f"waveflow copy-synthesis: wrote {len(jobs) - failed} file(s) (Griffin-Lim)"
+            + (f"; replaced {replaced} existing file(s)" if replaced else ""),
+            file=sys.stderr,
+        )
+        return 1 if errors or failed else 0
     settings = SynthesisSettings(
         args.sigma, args.denoise, DTYPES[args.dtype], args.batch_size, args.seed, chunk
     )
     failed = synthesize_to_files(model, jobs, mel_config.sample_rate, settings, "copy-synthesis")
+    if replaced:
+        print(f"waveflow copy-synthesis: replaced {replaced} existing file(s)", file=sys.stderr)
     return 1 if failed or errors else 0

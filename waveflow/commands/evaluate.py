@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from waveflow.argtypes import positive_float, positive_int
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -41,7 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--mels", type=Path, metavar="DIR", help="mels (.npy/.pt) of the --ref files, by name"
     )
-    parser.add_argument("--sigma", type=float, default=1.0, help="prior std for the NLL (1.0)")
+    parser.add_argument(
+        "--sigma", type=positive_float, default=1.0, help="prior std for the NLL (1.0)"
+    )
     parser.add_argument(
         "--chunk-samples",
         type=int,
@@ -52,8 +56,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     image = parser.add_argument_group("image checkpoints")
     image.add_argument("--data-root", help="dataset folder (default: the checkpoint's data.root)")
     image.add_argument("--split", choices=["test", "train"], default="test")
-    image.add_argument("--batch-size", type=int, default=256)
-    image.add_argument("--max-images", type=int, help="evaluate only the first N images")
+    image.add_argument("--batch-size", type=positive_int, default=256)
+    image.add_argument("--max-images", type=positive_int, help="evaluate only the first N images")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write per-file values + summary")
     parser.add_argument("--plots", type=Path, metavar="DIR", help="write one mel PNG per pair")
     parser.add_argument(
@@ -62,7 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="A,B",
         help="metrics to compute: mel, mrstft, pesq, stoi, mcd, f0 (default: all)",
     )
-    parser.add_argument("--sample-rate", type=int, default=22050, help="Hz (default 22050)")
+    parser.add_argument(
+        "--sample-rate", type=positive_int, default=22050, help="Hz (default 22050)"
+    )
     parser.add_argument("--dtw", action="store_true", help="align MCD frames by DTW")
     parser.set_defaults(func=run)
 
@@ -74,7 +80,7 @@ def _comma_list(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from waveflow.errors import WaveflowError
 
-    if args.checkpoint is not None and _checkpoint_task(args.checkpoint) == "glow":
+    if args.checkpoint is not None and _checkpoint_task(args.checkpoint, args.ref) == "glow":
         return _run_image(args)
     if args.ref is None:
         raise WaveflowError("--ref DIR (the reference recordings) is required for audio")
@@ -104,14 +110,17 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _checkpoint_task(path: Path) -> str:
-    """The task of a native checkpoint; anything else is tried as an NVIDIA WaveGlow."""
+def _checkpoint_task(path: Path, ref: Path | None) -> str:
+    """The task of a native checkpoint; anything else is tried as an NVIDIA WaveGlow when
+    there are --ref recordings to score, and is an error otherwise (image mode)."""
     from waveflow.checkpoint import load_checkpoint
     from waveflow.errors import WaveflowError
 
     try:
         return str(load_checkpoint(path)["task"])
     except WaveflowError:
+        if ref is None:
+            raise
         return "waveglow"
 
 

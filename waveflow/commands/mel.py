@@ -12,6 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from waveflow.argtypes import nonnegative_float, positive_int
+from waveflow.outputs import add_overwrite_option
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -30,12 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="output folder (created if missing)"
     )
-    parser.add_argument("--sample-rate", type=int, default=22050)
-    parser.add_argument("--n-fft", type=int, default=1024)
-    parser.add_argument("--hop-length", type=int, default=256)
-    parser.add_argument("--win-length", type=int, default=1024)
-    parser.add_argument("--n-mels", type=int, default=80)
-    parser.add_argument("--fmin", type=float, default=0.0)
+    parser.add_argument("--sample-rate", type=positive_int, default=22050)
+    parser.add_argument("--n-fft", type=positive_int, default=1024)
+    parser.add_argument("--hop-length", type=positive_int, default=256)
+    parser.add_argument("--win-length", type=positive_int, default=1024)
+    parser.add_argument("--n-mels", type=positive_int, default=80)
+    parser.add_argument("--fmin", type=nonnegative_float, default=0.0)
     parser.add_argument(
         "--fmax",
         type=_optional_float,
@@ -53,11 +56,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="average multichannel files to mono instead of failing on them",
     )
     parser.add_argument("--format", choices=("npy", "pt", "both"), default="npy")
+    add_overwrite_option(parser)
     parser.set_defaults(func=run)
 
 
 def _optional_float(text: str) -> float | None:
-    return None if text.lower() == "none" else float(text)
+    return None if text.lower() == "none" else nonnegative_float(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from waveflow.atomic import atomic_path
     from waveflow.audio.features import MelConfig, MelSpectrogram
     from waveflow.audio.io import collect_files, load_audio
-    from waveflow.errors import WaveflowError
+    from waveflow.errors import WaveflowError, about
+    from waveflow.outputs import check_outputs
 
     config = MelConfig(
         sample_rate=args.sample_rate,
@@ -91,26 +96,34 @@ def run(args: argparse.Namespace) -> int:
     for message in errors:
         print(f"waveflow mel: error: {message}", file=sys.stderr)
     suffixes = {"npy": [".npy"], "pt": [".pt"], "both": [".npy", ".pt"]}[args.format]
+    outputs = {file: [args.out / f"{file.stem}{suffix}" for suffix in suffixes] for file in files}
+    check = check_outputs([path for paths in outputs.values() for path in paths], args.no_overwrite)
     mel = MelSpectrogram(config)
-    failed = len(errors)
+    failed, written = len(errors), 0
     with torch.inference_mode():
         for file in tqdm(files, desc="mel", unit="file", file=sys.stderr):
             try:
+                blocked = [check.blocked[path] for path in outputs[file] if path in check.blocked]
+                if blocked:
+                    raise WaveflowError(f"{file}: not written: {'; '.join(blocked)}")
                 features = mel(
                     load_audio(
                         file, config.sample_rate, resample=args.resample, downmix=args.downmix
                     )
                 )
+                for path in outputs[file]:
+                    with atomic_path(path) as tmp:
+                        if path.suffix == ".npy":
+                            np.save(tmp, features.numpy())
+                        else:
+                            torch.save(features.clone(), tmp)
             except WaveflowError as err:
-                tqdm.write(f"waveflow mel: error: {err}", file=sys.stderr)
+                tqdm.write(f"waveflow mel: error: {about(file, err)}", file=sys.stderr)
                 failed += 1
                 continue
-            for suffix in suffixes:
-                with atomic_path(args.out / f"{file.stem}{suffix}") as tmp:
-                    if suffix == ".npy":
-                        np.save(tmp, features.numpy())
-                    else:
-                        torch.save(features.clone(), tmp)
-    written = len(files) - (failed - len(errors))
-    print(f"wrote {written} mel file(s) to {args.out}; {failed} failed", file=sys.stderr)
+            written += 1
+    replaced = f"; replaced {len(check.replacing)} existing file(s)" if check.replacing else ""
+    print(
+        f"wrote {written} mel file(s) to {args.out}; {failed} failed{replaced}", file=sys.stderr
+    )
     return 1 if failed else 0

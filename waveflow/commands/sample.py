@@ -14,6 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from waveflow.argtypes import nonnegative_floats, positive_int
+from waveflow.outputs import add_overwrite_option
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -26,13 +29,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="DIR")
     parser.add_argument(
         "--temperatures",
-        type=_floats,
+        type=nonnegative_floats,
         default=(0.0, 0.5, 0.7, 1.0),
         metavar="T1,T2,...",
         help="sampling temperatures (default 0,0.5,0.7,1.0)",
     )
-    parser.add_argument("--n", type=int, default=64, help="samples per grid (default 64)")
-    parser.add_argument("--nrow", type=int, default=8, help="images per grid row (default 8)")
+    parser.add_argument("--n", type=positive_int, default=64, help="samples per grid (default 64)")
+    parser.add_argument(
+        "--nrow", type=positive_int, default=8, help="images per grid row (default 8)"
+    )
     parser.add_argument(
         "--class-label",
         metavar="CLASS",
@@ -50,19 +55,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data-root", help="held-out data folder (default: the checkpoint's)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    add_overwrite_option(parser)
     parser.set_defaults(func=run)
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a comma-separated list of numbers: {text!r}"
-        ) from None
-    if not values or any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"temperatures must be >= 0: {text!r}")
-    return values
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from waveflow.errors import WaveflowError
     from waveflow.image.grid import save_grid
     from waveflow.image.sampling import temperature_samples
+    from waveflow.outputs import check_outputs
 
     ckpt = load_checkpoint(args.checkpoint)
     if ckpt["task"] == "waveglow":
@@ -82,8 +77,12 @@ def run(args: argparse.Namespace) -> int:
         )
     if ckpt["task"] != "glow":
         raise WaveflowError(f"{args.checkpoint}: cannot sample task {ckpt['task']!r}")
-    if args.n <= 0 or args.nrow <= 0:
-        raise WaveflowError("--n and --nrow must be > 0")
+    planned = [args.out / f"samples_T{t:g}.png" for t in args.temperatures]
+    planned += [args.out / "interpolation.png"] if args.interpolate else []
+    planned += [args.out / "manipulation.png"] if args.manipulate else []
+    check = check_outputs(planned, args.no_overwrite)
+    if check.blocked:
+        raise WaveflowError("; ".join(check.blocked.values()))
     model = model_from_checkpoint(ckpt, args.checkpoint).to(resolve_device(args.device)).eval()
     if args.class_label is not None and model.n_classes is None:
         raise WaveflowError("--class-label needs a class-conditional model (n_classes)")
@@ -119,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
             written.append(_manipulation(model, dataset, args.attribute, args.out))
     for path in written:
         print(path)
-    print(f"wrote {len(written)} PNG file(s) to {args.out}", file=sys.stderr)
+    replaced = f"; replaced {len(check.replacing)} existing file(s)" if check.replacing else ""
+    print(f"wrote {len(written)} PNG file(s) to {args.out}{replaced}", file=sys.stderr)
     return 0
 
 

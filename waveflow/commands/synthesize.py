@@ -11,19 +11,27 @@ import argparse
 import sys
 from pathlib import Path
 
+from waveflow.argtypes import nonnegative_float, positive_int
+from waveflow.outputs import add_overwrite_option
+
 
 def add_common_synthesis_options(parser: argparse.ArgumentParser) -> None:
     """Options shared with `waveflow copy-synthesis`."""
     parser.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="output folder (created)"
     )
-    parser.add_argument("--sigma", type=float, default=0.6, help="latent temperature (0.6)")
     parser.add_argument(
-        "--denoise", type=float, default=0.0, help="bias-removal strength, e.g. 0.1 (0: off)"
+        "--sigma", type=nonnegative_float, default=0.6, help="latent temperature (0.6)"
+    )
+    parser.add_argument(
+        "--denoise",
+        type=nonnegative_float,
+        default=0.0,
+        help="bias-removal strength, e.g. 0.1 (0: off)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
-    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--batch-size", type=positive_int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--chunk-samples",
@@ -35,10 +43,11 @@ def add_common_synthesis_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sample-rate",
-        type=int,
+        type=positive_int,
         default=None,
         help="sample rate of the WAVs (default: the checkpoint's, else 22050)",
     )
+    add_overwrite_option(parser)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -89,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"waveflow synthesize: warning: {warning}", file=sys.stderr)
         jobs.append(SynthesisJob(str(file), mel, args.out / f"{file.stem}.wav"))
     _check_unique_outputs(jobs)
+    jobs, replaced = apply_overwrite_policy(jobs, args.no_overwrite, errors)
     for message in errors:
         print(f"waveflow synthesize: error: {message}", file=sys.stderr)
     settings = SynthesisSettings(
@@ -99,10 +109,21 @@ def run(args: argparse.Namespace) -> int:
         args.seed,
         chunk_size(model, args.chunk_samples),
     )
-    failed = synthesize_to_files(
-        model, jobs, args.sample_rate or mel_config.sample_rate, settings, "synthesize"
-    )
+    rate = mel_config.sample_rate if args.sample_rate is None else args.sample_rate
+    failed = synthesize_to_files(model, jobs, rate, settings, "synthesize")
+    if replaced:
+        print(f"waveflow synthesize: replaced {replaced} existing file(s)", file=sys.stderr)
     return 1 if failed or errors else 0
+
+
+def apply_overwrite_policy(jobs: list, no_overwrite: bool, errors: list[str]) -> tuple[list, int]:
+    """Drop the jobs whose output may not be written (their reasons go to `errors`);
+    returns (jobs to run, number of existing files they replace)."""
+    from waveflow.outputs import check_outputs
+
+    check = check_outputs([job.out for job in jobs], no_overwrite)
+    errors.extend(check.blocked.values())
+    return [job for job in jobs if job.out not in check.blocked], len(check.replacing)
 
 
 def _check_unique_outputs(jobs: list) -> None:

@@ -37,6 +37,11 @@ class GlowTask(Task):
         self.y_weight = model_cfg.y_weight
         return Glow.from_config(model_cfg)
 
+    def size_floor(self, model_cfg: GlowConfig) -> tuple[int, int]:
+        """At least one tensor and one ``hidden x hidden`` 1x1 conv per step of every level."""
+        steps = model_cfg.n_levels * model_cfg.n_steps
+        return steps, steps * model_cfg.hidden_channels**2
+
     def build_datasets(self, data_cfg: ImageDataConfig, model_cfg: GlowConfig) -> tuple:
         return build_image_datasets(
             data_cfg, model_cfg.in_channels, model_cfg.image_size, model_cfg.n_bits

@@ -15,6 +15,7 @@ A training checkpoint is a dict loadable with `torch.load(path, weights_only=Tru
     best_valid  lowest validation loss so far (inf if none)
     clock       {"wall_s", "process_s"}: time spent in training steps so far
     rng         one `capture_rng()` dict per rank
+    finite      whether the last step before saving had a finite loss and gradient
 
 Only `task`, `config.model` and `model` are needed for inference
 (`waveflow.checkpoint.load_model`).
@@ -31,10 +32,11 @@ from typing import Any
 
 import torch
 
-from waveflow.atomic import atomic_write
+from waveflow.atomic import atomic_write, is_temp_name
 
 BEST_NAME = "best.pt"
 _NUMBERED = re.compile(r"^ckpt_(\d+)\.pt$")
+_OURS = re.compile(r"^(ckpt_\d+|best)\.pt$")
 
 
 def checkpoint_path(exp_dir: str | os.PathLike[str], step: int) -> Path:
@@ -68,3 +70,19 @@ def prune_checkpoints(exp_dir: str | os.PathLike[str], keep_last: int) -> None:
         return
     for path in list_checkpoints(exp_dir)[:-keep_last]:
         path.unlink(missing_ok=True)
+
+
+def remove_stale_temp_files(exp_dir: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temp files of checkpoint writes that a killed process left in `exp_dir`.
+
+    Only names of our own making are touched (`.ckpt_<step>.<8 chars>.tmp.pt`,
+    `.best.<8 chars>.tmp.pt`, see `waveflow.atomic`). Call it before this run writes anything.
+    Returns the paths removed.
+    """
+    directory = Path(exp_dir)
+    if not directory.is_dir():
+        return []
+    stale = [p for p in directory.iterdir() if is_temp_name(p.name, _OURS) and p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

@@ -25,6 +25,7 @@ import yaml
 from waveflow.atomic import atomic_write_text
 from waveflow.config import from_dict, to_dict, unknown_key_error
 from waveflow.errors import WaveflowError
+from waveflow.inputs import regular_file
 from waveflow.task import get_task
 
 SECTIONS = ("task", "model", "data", "train")
@@ -131,7 +132,7 @@ class ExperimentConfig:
 
 def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> ExperimentConfig:
     """Read the YAML file at `path`, apply `KEY=VALUE` overrides and parse it."""
-    path = Path(path)
+    path = regular_file(path, "config file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:

@@ -30,6 +30,7 @@ from waveflow.train.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
     prune_checkpoints,
+    remove_stale_temp_files,
     save_checkpoint,
 )
 from waveflow.train.clock import TrainingClock
@@ -120,6 +121,8 @@ class Trainer:
         self.best_valid = math.inf
         self.last_checkpoint: Path | None = None
         self.last_checkpoint_step = -1
+        self.last_finite_checkpoint: Path | None = None  # saved when the last step was finite
+        self.finite = True  # whether the last step had a finite loss and gradient
         self.monitor: Monitor | None = None
         self.ema: WeightEMA | None = None
         self.clock = TrainingClock()
@@ -129,6 +132,10 @@ class Trainer:
     def run(self, resume: str | None) -> dict[str, float]:
         """Resume or initialise, train to `train.steps`, validate and checkpoint at the end."""
         cfg = self.cfg
+        if self.env.is_main:
+            stale = remove_stale_temp_files(self.exp_dir)
+            if stale:
+                self._say(f"removed {len(stale)} temp file(s) of interrupted checkpoint writes")
         resume_path = self._resume_path(resume)
         average: dict[str, Any] | None = None
         if resume_path is not None:
@@ -181,6 +188,7 @@ class Trainer:
             self.step += 1
             values, grad_norm, ok = self._train_step(micro_batches)
             self.clock.stop()
+            self.finite = ok
             examples += cfg.batch_size * cfg.accumulate * self.env.world_size
             if ok:
                 bad_in_row = 0
@@ -288,8 +296,12 @@ class Trainer:
         )
         self.monitor.scalars("train", {"bad_steps": float(total)}, self.step)
         if in_row >= self.cfg.max_bad_steps:
-            last = self.last_checkpoint
-            where = f"the last good checkpoint is {last}" if last else "no checkpoint was written"
+            good = self.last_finite_checkpoint
+            where = (
+                f"the last checkpoint saved at a finite loss is {good}"
+                if good
+                else "no checkpoint was saved at a finite loss"
+            )
             raise TrainingDiverged(
                 f"stopped at step {self.step} after {in_row} consecutive steps with a non-finite "
                 f"loss or gradient (train.max_bad_steps={self.cfg.max_bad_steps}); {where}; "
@@ -372,6 +384,8 @@ class Trainer:
         path = checkpoint_path(self.exp_dir, self.step)
         self._save(path)
         self.last_checkpoint, self.last_checkpoint_step = path, self.step
+        if self.finite:
+            self.last_finite_checkpoint = path
         if self.env.is_main:
             prune_checkpoints(self.exp_dir, self.cfg.keep_last)
 
@@ -399,6 +413,7 @@ class Trainer:
             "best_valid": self.best_valid,
             "clock": self.clock.state_dict(),
             "rng": rng,
+            "finite": self.finite,
         }
 
     def _resume_path(self, resume: str | None) -> Path | None:
@@ -450,6 +465,8 @@ class Trainer:
         self.best_valid = float(ckpt.get("best_valid", math.inf))
         self.last_checkpoint, self.last_checkpoint_step = path, self.step
         self.clock.load_state_dict(ckpt.get("clock", {}))
+        self.finite = bool(ckpt.get("finite", True))
+        self.last_finite_checkpoint = path if self.finite else None
         rng = ckpt["rng"]
         if isinstance(rng, list) and len(rng) == self.env.world_size:
             restore_rng(rng[self.env.rank])

@@ -104,7 +104,7 @@ def prepare(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from waveflow.errors import run_reporting_errors
+    from waveflow.reporting import run_reporting_errors
 
     args = parse_args(argv)
     return run_reporting_errors("prepare_data.py", lambda: prepare(args))

@@ -47,7 +47,7 @@ def summarize(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from waveflow.errors import run_reporting_errors
+    from waveflow.reporting import run_reporting_errors
 
     args = parse_args(argv)
     return run_reporting_errors("summary.py", lambda: summarize(args))

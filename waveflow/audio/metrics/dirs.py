@@ -12,7 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from waveflow.audio.metrics.pair import evaluate_pair
-from waveflow.audio.metrics.problems import FileFailedWarning, UnmatchedFileWarning
+from waveflow.audio.metrics.problems import (
+    FileFailedWarning,
+    MetricSkippedWarning,
+    UnmatchedFileWarning,
+)
 from waveflow.audio.metrics.registry import runnable_metrics
 from waveflow.errors import WaveflowError
 
@@ -99,8 +103,10 @@ def evaluate_dirs(
 
     Problems are reported as warnings and evaluation goes on: `UnmatchedFileWarning` lists
     stems found in one directory only, `FileFailedWarning` names a file pair that could not be
-    read or evaluated (it is left out of per_file), `MetricSkippedWarning` (once) names a
-    missing optional package. A missing directory, or no runnable metric, raises
+    read or evaluated (it is left out of per_file), `MetricSkippedWarning` names a missing
+    optional package (once) or a metric that could not be computed on one pair (its keys are
+    NaN in per_file and left out of the summary; the pair's other metrics are kept). A missing
+    directory, or no runnable metric, raises
     `WaveflowError`.
     """
     from waveflow.audio.io import load_audio
@@ -116,11 +122,16 @@ def evaluate_dirs(
             )
     per_file: dict[str, dict[str, float]] = {}
     for stem, ref_path, gen_path in pairing.pairs:
+        skipped: dict[str, str] = {}
         try:
             ref = load_audio(ref_path, sample_rate)
             gen = load_audio(gen_path, sample_rate)
-            per_file[stem] = evaluate_pair(ref, gen, sample_rate, runnable, dtw=dtw)
-        except (ValueError, OSError, RuntimeError) as err:
+            per_file[stem] = evaluate_pair(
+                ref, gen, sample_rate, runnable, dtw=dtw, skipped=skipped
+            )
+        except (ValueError, OSError, RuntimeError, MemoryError) as err:
             detail = " ".join(str(err).split()) or type(err).__name__
             warnings.warn(f"{stem}: skipped: {detail}", FileFailedWarning, stacklevel=2)
+        for reason in skipped.values():
+            warnings.warn(f"{stem}: {reason}", MetricSkippedWarning, stacklevel=2)
     return per_file, summarize(per_file)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
+import math
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
 import torch
 
+from waveflow.audio.metrics.problems import MetricSkippedWarning
 from waveflow.audio.metrics.registry import runnable_metrics
 from waveflow.audio.metrics.waveform import as_waveform, check_sample_rate, trim_to_shorter
 from waveflow.audio.metrics.world import WorldAnalysis, world_analysis
+from waveflow.errors import WaveflowError
+from waveflow.limits import LIMITS
 
 
 class SignalPair:
@@ -40,6 +45,7 @@ def evaluate_pair(
     metrics: Iterable[str] | None = None,
     *,
     dtw: bool = False,
+    skipped: dict[str, str] | None = None,
 ) -> dict[str, float]:
     """Compare a generated waveform with its reference; returns {result key: value}.
 
@@ -49,13 +55,36 @@ def evaluate_pair(
     `dtw=True` aligns frames by dynamic time warping for MCD only.
 
     A metric whose optional package is missing is skipped with a `MetricSkippedWarning`
-    naming the package; the others still run (if none can, `WaveflowError`). Bad input
-    raises `WaveflowError`.
+    naming the package; the others still run (if none can, `WaveflowError`). A metric that
+    cannot be computed on this pair (PESQ on all-zero audio or below 16 kHz, any metric but
+    mel and MR-STFT on a pair longer than `LIMITS.max_metric_seconds`) gets NaN for its keys
+    and its reason in `skipped[name]` (or a `MetricSkippedWarning` if `skipped` is None); the
+    other metrics are still reported. Bad input raises `WaveflowError`.
     """
     sample_rate = check_sample_rate(sample_rate)
     ref_audio, gen_audio = as_waveform(ref, "reference"), as_waveform(gen, "generated")
     pair = SignalPair(ref_audio, gen_audio, sample_rate, dtw)
     results: dict[str, float] = {}
-    for metric in runnable_metrics(metrics):
-        results.update(zip(metric.keys, metric.compute(pair), strict=True))
+    reasons: dict[str, str] = {}
+    seconds = pair.ref.size / sample_rate
+    selected = runnable_metrics(metrics)
+    for metric in selected:
+        try:
+            if not metric.any_length and seconds > LIMITS.max_metric_seconds:
+                raise WaveflowError(
+                    f"the pair is {seconds:.0f} s long, more than --max-metric-seconds "
+                    f"{LIMITS.max_metric_seconds}"
+                )
+            values = metric.compute(pair)
+        except (ValueError, RuntimeError, MemoryError) as err:
+            reasons[metric.name] = f"{metric.label} skipped: {' '.join(str(err).split())}"
+            values = (math.nan,) * len(metric.keys)
+        results.update(zip(metric.keys, values, strict=True))
+    if len(reasons) == len(selected):
+        raise WaveflowError("; ".join(reasons.values()))
+    if skipped is not None:
+        skipped.update(reasons)
+    else:
+        for reason in reasons.values():
+            warnings.warn(reason, MetricSkippedWarning, stacklevel=2)
     return results

@@ -8,7 +8,7 @@ class EvaluationWarning(UserWarning):
 
 
 class MetricSkippedWarning(EvaluationWarning):
-    """A metric was not computed because an optional package is missing."""
+    """A metric was not computed: an optional package is missing, or it failed on one pair."""
 
 
 class UnmatchedFileWarning(EvaluationWarning):

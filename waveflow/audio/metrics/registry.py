@@ -23,7 +23,9 @@ class Metric:
     """A metric selectable by `name`, producing one value per key in `keys`.
 
     `label` names it in messages; `packages` are the optional packages (module name equals
-    distribution name) it imports; `higher_is_better` applies to all its keys.
+    distribution name) it imports; `higher_is_better` applies to all its keys. `any_length`:
+    it runs in bounded memory on audio of any length (the others are skipped above
+    `LIMITS.max_metric_seconds`).
     """
 
     name: str
@@ -32,6 +34,7 @@ class Metric:
     higher_is_better: bool
     packages: tuple[str, ...]
     compute: Callable[[SignalPair], tuple[float, ...]]
+    any_length: bool = False
 
 
 def _mel(pair: SignalPair) -> tuple[float, ...]:
@@ -62,8 +65,10 @@ _WORLD = ("pyworld", "pysptk")
 
 #: All metrics, in the order in which they are computed and reported.
 METRICS: tuple[Metric, ...] = (
-    Metric("mel", "log-mel L1", ("mel_l1",), False, (), _mel),
-    Metric("mrstft", "MR-STFT", ("mrstft_sc", "mrstft_logmag"), False, (), _mrstft),
+    Metric("mel", "log-mel L1", ("mel_l1",), False, (), _mel, any_length=True),
+    Metric(
+        "mrstft", "MR-STFT", ("mrstft_sc", "mrstft_logmag"), False, (), _mrstft, any_length=True
+    ),
     Metric("pesq", "PESQ", ("pesq_wb",), True, ("pesq",), _pesq),
     Metric("stoi", "STOI", ("stoi", "estoi"), True, ("pystoi",), _stoi),
     Metric("mcd", "MCD", ("mcd_db",), False, _WORLD, _mcd),

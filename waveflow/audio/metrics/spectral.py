@@ -1,11 +1,15 @@
 """Spectral distances: log-mel L1 on the WaveGlow front end and multi-resolution STFT distance.
 
-Inputs are float64 waveforms [T] of equal length (see `waveform.trim_to_shorter`).
+Inputs are float64 waveforms [T] of equal length (see `waveform.trim_to_shorter`). Both are
+computed in blocks of at most `BLOCK_FRAMES` frames (`frame_blocks`), so their memory does not
+grow with the length of the audio beyond the waveforms themselves; the result equals the
+whole-signal computation (the same centred, reflect-padded frames).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +38,30 @@ PARALLEL_WAVEGAN_RESOLUTIONS: tuple[StftResolution, ...] = (
 #: Magnitudes are clamped to this value before the logarithm of the log-magnitude distance.
 MAGNITUDE_FLOOR = 1e-7
 
+#: Frames per block of the spectral metrics (a block of 2048-point STFTs is about 70 MB).
+BLOCK_FRAMES = 4096
+
+
+def frame_blocks(
+    n_samples: int, n_fft: int, hop: int, block_frames: int = BLOCK_FRAMES
+) -> Iterator[tuple[slice, slice]]:
+    """Split the centred frames of a signal of `n_samples` into blocks.
+
+    Yields ``(samples, frames)``: the frames of a centred, reflect-padded STFT (`center=True`)
+    of ``audio[samples]`` selected by ``frames`` are exactly the next frames (at most
+    `block_frames`) of the STFT of the whole signal: the slice reaches ``n_fft // 2`` past
+    them (plus one hop), so padding only touches frames that are dropped, except
+    at the ends of the signal, where it is the same padding as for the whole signal.
+    """
+    total = n_samples // hop + 1
+    margin = (n_fft // 2) // hop + 1
+    for first in range(0, total, block_frames):
+        last = min(first + block_frames, total)
+        start = max(0, (first - margin) * hop)
+        stop = min(n_samples, (last - 1 + margin) * hop + 1)
+        offset = first - start // hop
+        yield slice(start, stop), slice(offset, offset + last - first)
+
 
 @functools.lru_cache(maxsize=4)
 def _mel_front_end(sample_rate: int) -> MelSpectrogram:
@@ -48,10 +76,16 @@ def log_mel_l1(ref: np.ndarray, gen: np.ndarray, sample_rate: int) -> float:
     the mean runs over all mel bins and frames. Unit: nats of mel magnitude (0 = identical).
     """
     front_end = _mel_front_end(sample_rate)
+    c = front_end.config
+    ref_t, gen_t = torch.from_numpy(ref), torch.from_numpy(gen)
+    total, count = 0.0, 0
     with torch.no_grad():
-        mel_ref = front_end(torch.from_numpy(ref))
-        mel_gen = front_end(torch.from_numpy(gen))
-    return float((mel_ref - mel_gen).abs().mean())
+        for samples, frames in frame_blocks(ref.size, c.n_fft, c.hop_length):
+            mel_ref = front_end(ref_t[samples])[:, frames]
+            mel_gen = front_end(gen_t[samples])[:, frames]
+            total += float((mel_ref - mel_gen).abs().double().sum())
+            count += mel_ref.numel()
+    return total / count
 
 
 def _stft_magnitude(audio: torch.Tensor, resolution: StftResolution) -> torch.Tensor:
@@ -89,8 +123,15 @@ def multi_resolution_stft_distance(
     ref_t, gen_t = torch.from_numpy(ref), torch.from_numpy(gen)
     convergence, log_l1 = [], []
     for resolution in resolutions:
-        mag_ref = _stft_magnitude(ref_t, resolution)
-        mag_gen = _stft_magnitude(gen_t, resolution)
-        convergence.append(float(torch.linalg.norm(mag_ref - mag_gen) / torch.linalg.norm(mag_ref)))
-        log_l1.append(float((mag_ref.log() - mag_gen.log()).abs().mean()))
+        diff_sq = ref_sq = log_sum = 0.0
+        count = 0
+        for samples, frames in frame_blocks(ref.size, resolution.n_fft, resolution.hop_length):
+            mag_ref = _stft_magnitude(ref_t[samples], resolution)[:, frames]
+            mag_gen = _stft_magnitude(gen_t[samples], resolution)[:, frames]
+            diff_sq += float(((mag_ref - mag_gen) ** 2).sum())
+            ref_sq += float((mag_ref**2).sum())
+            log_sum += float((mag_ref.log() - mag_gen.log()).abs().sum())
+            count += mag_ref.numel()
+        convergence.append(float(np.sqrt(diff_sq) / np.sqrt(ref_sq)))
+        log_l1.append(log_sum / count)
     return float(np.mean(convergence)), float(np.mean(log_l1))

@@ -58,6 +58,8 @@ def test_two_configs_are_trained_scored_reported_and_skipped_when_done(
     assert "Budget: 3 optimizer steps per run" in table
     assert "| Griffin-Lim (reference) |" in table and "| ema | 1 | 3 |" in table
     assert (out / "nll_vs_minutes.png").read_bytes()[:4] == b"\x89PNG"
+    kept = sorted(p.name for p in (out / "runs" / "ema" / "seed0").glob("*.pt"))
+    assert kept == ["ckpt_00000003.pt"]  # scored intermediate checkpoints are removed
 
     # a second invocation trains nothing: every run's result.json is there
     capsys.readouterr()

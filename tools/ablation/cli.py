@@ -77,6 +77,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"copy-synthesis metrics ({','.join(DEFAULT_METRICS)})",
     )
     parser.add_argument("--no-griffin-lim", action="store_true", help="skip the reference row")
+    parser.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep every scored checkpoint of a finished run (default: only the last)",
+    )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.add_argument(
         "--report-only", action="store_true", help="train nothing: report the finished runs"
@@ -94,7 +99,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     specs = parse_runs(args.runs, args.base)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     settings = RunSettings(
-        budget, args.eval_every, args.max_steps, args.device, args.sigma, metrics, tuple(args.set)
+        budget,
+        args.eval_every,
+        args.max_steps,
+        args.device,
+        args.sigma,
+        metrics,
+        tuple(args.set),
+        args.keep_checkpoints,
     )
     out: Path = args.out
     check_same_test_set(specs, settings, out)

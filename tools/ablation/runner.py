@@ -7,7 +7,8 @@ Layout of the output directory::
 
 Training resumes from the run's latest checkpoint, so an interrupted ablation continues
 where it stopped. Every kept checkpoint (one every `eval_every` steps) is scored by its
-held-out NLL at its training time; the last one also by copy-synthesis metrics.
+held-out NLL at its training time; the last one also by copy-synthesis metrics. Once the
+result is written, only the last checkpoint is kept (unless `keep_checkpoints`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from waveflow.atomic import atomic_write_text
 from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
 from waveflow.errors import WaveflowError
-from waveflow.train.checkpoint import list_checkpoints
+from waveflow.train.checkpoint import BEST_NAME, list_checkpoints
 from waveflow.train.config import ExperimentConfig, load_config
 
 from .corpus import TestSet
@@ -42,6 +43,7 @@ class RunSettings:
     sigma: float
     metrics: tuple[str, ...]
     common: tuple[str, ...]  # overrides applied to every run (e.g. data.root=...)
+    keep_checkpoints: bool = False  # keep every scored checkpoint (default: only the last)
 
 
 def run_dir(out: Path, spec: RunSpec, seed: int) -> Path:
@@ -108,6 +110,9 @@ def train_and_score(
         "curve": curve,
     }
     atomic_write_text(directory / RESULT_NAME, json.dumps(result, indent=2) + "\n")
+    if not settings.keep_checkpoints:  # each holds the optimizer state too: ~12x the model
+        for path in [*checkpoints[:-1], directory / BEST_NAME]:
+            path.unlink(missing_ok=True)
     return result
 
 

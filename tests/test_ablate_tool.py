@@ -65,6 +65,9 @@ def test_two_configs_are_trained_scored_reported_and_skipped_when_done(
     capsys.readouterr()
     assert main(argv) == 0
     assert capsys.readouterr().out.count("done earlier, skipped") == 2
+    # ... and a result made with another budget is not silently reused
+    assert main([*argv, "--budget", "steps:4"]) == 1
+    assert "was made with budget" in capsys.readouterr().err
 
 
 def test_budgets_and_run_specs_are_parsed_with_one_line_errors(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import torch
 from waveflow.atomic import atomic_write_text
 from waveflow.errors import WaveflowError
 
-from .corpus import load_test_set
+from .corpus import TestSet, load_test_set
 from .report import aggregate, markdown_table, plot_curves
 from .runner import (
     RunSettings,
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, list[dict[str, Any]]] = {}
     for spec in specs:
         for seed in seeds:
-            result = read_result(out, spec, seed)
+            result = read_result(out, spec, seed, settings, test)
             if result is None and not args.report_only:
                 _log(f"training {spec.name} seed {seed} ({budget.describe(args.threads)})")
                 result = train_and_score(spec, seed, out, settings, test)
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return _write_report(args, budget, results, reference, test)
 
 
-def _griffin_lim(out: Path, test, metrics: tuple[str, ...]) -> dict[str, float]:
+def _griffin_lim(out: Path, test: TestSet, metrics: tuple[str, ...]) -> dict[str, float]:
     path = out / GRIFFIN_LIM_NAME
     if path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))

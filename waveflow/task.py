@@ -87,7 +87,7 @@ class Task(abc.ABC):
         such as a hop length). Families override it to accept foreign formats too. Every
         problem is a one-line WaveflowError.
         """
-        from waveflow.checkpoint import check_state_fits, load_checkpoint
+        from waveflow.checkpoint import check_state_fits, load_checkpoint, load_state
         from waveflow.config import from_dict
 
         ckpt = load_checkpoint(path)
@@ -99,7 +99,7 @@ class Task(abc.ABC):
         check_same_config(
             from_dict(self.model_config, ckpt["config"]["model"], "model"), model_cfg, path
         )
-        model.load_state_dict(ckpt["model"], strict=True)
+        load_state(model, ckpt["model"], path)
 
     def log_media(self, model: torch.nn.Module, writer: Any, step: int, valid_set: Dataset) -> None:
         """Write audio/images to TensorBoard (`writer` is a SummaryWriter); default: nothing.

@@ -132,7 +132,7 @@ class WaveGlowTask(Task):
         that no shape shows: ``NVIDIA_UNSEEN_FIELDS``.
         """
         from waveflow.audio.nvidia import load_nvidia_waveglow
-        from waveflow.checkpoint import check_state_fits, load_checkpoint
+        from waveflow.checkpoint import check_state_fits, load_checkpoint, load_state
         from waveflow.task import check_same_config
 
         try:
@@ -145,7 +145,7 @@ class WaveGlowTask(Task):
             state = nvidia.state_dict()
             check_state_fits(model, state, path)
             check_same_config(nvidia.config, model_cfg, path, NVIDIA_UNSEEN_FIELDS)
-            model.load_state_dict(state, strict=True)
+            load_state(model, state, path)
             return
         super().load_weights(model, model_cfg, path)
 

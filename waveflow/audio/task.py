@@ -133,11 +133,11 @@ class WaveGlowTask(Task):
         """
         from waveflow.audio.nvidia import load_nvidia_waveglow
         from waveflow.checkpoint import check_state_fits, load_checkpoint, load_state
-        from waveflow.task import check_same_config
+        from waveflow.task import check_same_config, load_native_weights
 
         try:
-            load_checkpoint(path)
-        except WaveflowError:
+            ckpt = load_checkpoint(path)
+        except WaveflowError:  # not a native file: NVIDIA's, or unreadable (NVIDIA's error)
             try:
                 nvidia = load_nvidia_waveglow(path)
             except WaveflowError as err:
@@ -147,7 +147,7 @@ class WaveGlowTask(Task):
             check_same_config(nvidia.config, model_cfg, path, NVIDIA_UNSEEN_FIELDS)
             load_state(model, state, path)
             return
-        super().load_weights(model, model_cfg, path)
+        load_native_weights(self, model, model_cfg, ckpt, path)
 
     def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
         audio, mel = batch

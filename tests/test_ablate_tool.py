@@ -12,6 +12,7 @@ TOOLS = Path(__file__).resolve().parents[1] / "tools"
 sys.path.insert(0, str(TOOLS))
 
 from ablation.cli import main  # noqa: E402
+from ablation.report import aggregate, markdown_table  # noqa: E402
 from ablation.spec import parse_budget, parse_run  # noqa: E402
 
 from waveflow.errors import WaveflowError  # noqa: E402
@@ -57,11 +58,16 @@ def test_two_configs_are_trained_scored_reported_and_skipped_when_done(
     assert "Budget: 3 optimizer steps per run" in table
     assert "| Griffin-Lim (reference) |" in table and "| ema | 1 | 3 |" in table
     assert (out / "nll_vs_minutes.png").read_bytes()[:4] == b"\x89PNG"
+    kept = sorted(p.name for p in (out / "runs" / "ema" / "seed0").glob("*.pt"))
+    assert kept == ["ckpt_00000003.pt"]  # scored intermediate checkpoints are removed
 
     # a second invocation trains nothing: every run's result.json is there
     capsys.readouterr()
     assert main(argv) == 0
     assert capsys.readouterr().out.count("done earlier, skipped") == 2
+    # ... and a result made with another budget is not silently reused
+    assert main([*argv, "--budget", "steps:4"]) == 1
+    assert "was made with budget" in capsys.readouterr().err
 
 
 def test_budgets_and_run_specs_are_parsed_with_one_line_errors(tmp_path: Path) -> None:
@@ -91,3 +97,32 @@ def test_budgets_and_run_specs_are_parsed_with_one_line_errors(tmp_path: Path) -
         parse_run("a:train.lr=1", None)
     with pytest.raises(WaveflowError, match="config file not found"):
         parse_run(str(tmp_path / "missing.yaml"), None)
+
+
+def test_runs_with_different_test_splits_are_refused(
+    tmp_path: Path, tiny_ljspeech: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = tmp_path / "tiny.yaml"
+    base.write_text(TINY)
+    argv = [
+        "--base", str(base), "a:", "b:data.n_test=2", "--set", f"data.root={tiny_ljspeech}",
+        "--budget", "steps:1", "--eval-every", "1", "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ablate: error: runs a and b have different test splits")
+    assert "\n" not in err and not (tmp_path / "out" / "runs").exists()
+
+
+def test_seeds_are_summarised_by_mean_std_min_and_max() -> None:
+    runs = [
+        {"seed": seed, "nll_bits_per_sample": nll, "mel_l1": 1.0, "steps": 10, "process_s": 60.0}
+        for seed, nll in enumerate([1.0, 2.0, 4.0])
+    ]
+    summary = aggregate({"x": runs})["x"]
+    nll = summary["nll_bits_per_sample"]
+    assert (nll["n"], nll["mean"], nll["min"], nll["max"]) == (3, 7 / 3, 1.0, 4.0)
+    assert nll["std"] == pytest.approx(((4 / 3) ** 2 + (1 / 3) ** 2 + (5 / 3) ** 2) ** 0.5 / 3**0.5)
+    assert summary["stoi"] == {"n": 0}  # not measured: n/a, not 0
+    row = markdown_table({"x": summary}, None).splitlines()[2]
+    assert row.startswith("| x | 3 | 10 ± 0 | 1.00 ± 0.00 | n/a | 2.333 ± 1.247 | 1.000 ± 0.000 |")

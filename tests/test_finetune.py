@@ -12,7 +12,10 @@ import torch
 from waveflow.audio.nvidia import load_nvidia_waveglow
 from waveflow.checkpoint import load_checkpoint, load_model
 from waveflow.cli import main
+from waveflow.config import to_dict
 from waveflow.errors import WaveflowError
+from waveflow.image.glow import GlowConfig
+from waveflow.task import get_task
 from waveflow.train.config import load_config
 from waveflow.train.engine import train
 
@@ -82,7 +85,16 @@ def test_init_from_errors_are_one_line(tmp_path: Path, tiny_ljspeech: Path) -> N
     )
     nl.save_nvidia_checkpoint(nl.make_reference(old=True, **ARCH), old)
     truncated.write_bytes(old.read_bytes()[:4000])
-    torch.save({"task": "glow", "config": {"model": {}}, "model": {}}, glow)
+    glow_config = GlowConfig(image_size=8, n_levels=1, n_steps=1, hidden_channels=4)
+    glow_model = get_task("glow").build_model(glow_config)
+    torch.save(
+        {
+            "task": "glow",
+            "config": {"model": to_dict(glow_config)},
+            "model": glow_model.state_dict(),
+        },
+        glow,
+    )
     cases = {
         wide: r"parameter '\S+net.start.bias' has shape \[16\] in the checkpoint but \[8\] in",
         old: "was trained with model.alternate_coupling=True, but the config says False",

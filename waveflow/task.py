@@ -97,19 +97,9 @@ class Task(abc.ABC):
         such as a hop length). Families override it to accept foreign formats too. Every
         problem is a one-line WaveflowError.
         """
-        from waveflow.checkpoint import check_state_fits, load_checkpoint
-        from waveflow.config import from_dict
+        from waveflow.checkpoint import load_checkpoint
 
-        ckpt = load_checkpoint(path)
-        if ckpt["task"] != self.name:
-            raise WaveflowError(
-                f"train.init_from {path} holds a {ckpt['task']!r} model, not {self.name!r}"
-            )
-        check_state_fits(model, ckpt["model"], path)
-        check_same_config(
-            from_dict(self.model_config, ckpt["config"]["model"], "model"), model_cfg, path
-        )
-        model.load_state_dict(ckpt["model"], strict=True)
+        load_native_weights(self, model, model_cfg, load_checkpoint(path), path)
 
     def log_media(self, model: torch.nn.Module, writer: Any, step: int, valid_set: Dataset) -> None:
         """Write audio/images to TensorBoard (`writer` is a SummaryWriter); default: nothing.
@@ -118,6 +108,23 @@ class Task(abc.ABC):
         eval mode under no_grad.
         """
         return None
+
+
+def load_native_weights(
+    task: Task, model: torch.nn.Module, model_cfg: Any, ckpt: dict[str, Any], path: str
+) -> None:
+    """`Task.load_weights` for a loaded native checkpoint `ckpt`: checks, then loads."""
+    from waveflow.checkpoint import check_state_fits, load_state
+    from waveflow.config import from_dict
+
+    if ckpt["task"] != task.name:
+        raise WaveflowError(
+            f"train.init_from {path} holds a {ckpt['task']!r} model, not {task.name!r}"
+        )
+    check_state_fits(model, ckpt["model"], path)
+    found = from_dict(task.model_config, ckpt["config"]["model"], "model")
+    check_same_config(found, model_cfg, path)
+    load_state(model, ckpt["model"], path)
 
 
 def check_same_config(

@@ -17,7 +17,7 @@ import torch
 from waveflow.atomic import atomic_write_text
 from waveflow.errors import WaveflowError
 
-from .corpus import load_test_set
+from .corpus import TestSet, load_test_set
 from .report import aggregate, markdown_table, plot_curves
 from .runner import (
     RunSettings,
@@ -77,6 +77,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"copy-synthesis metrics ({','.join(DEFAULT_METRICS)})",
     )
     parser.add_argument("--no-griffin-lim", action="store_true", help="skip the reference row")
+    parser.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep every scored checkpoint of a finished run (default: only the last)",
+    )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.add_argument(
         "--report-only", action="store_true", help="train nothing: report the finished runs"
@@ -94,7 +99,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     specs = parse_runs(args.runs, args.base)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     settings = RunSettings(
-        budget, args.eval_every, args.max_steps, args.device, args.sigma, metrics, tuple(args.set)
+        budget,
+        args.eval_every,
+        args.max_steps,
+        args.device,
+        args.sigma,
+        metrics,
+        tuple(args.set),
+        args.keep_checkpoints,
     )
     out: Path = args.out
     check_same_test_set(specs, settings, out)
@@ -104,7 +116,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, list[dict[str, Any]]] = {}
     for spec in specs:
         for seed in seeds:
-            result = read_result(out, spec, seed)
+            result = read_result(out, spec, seed, settings, test)
             if result is None and not args.report_only:
                 _log(f"training {spec.name} seed {seed} ({budget.describe(args.threads)})")
                 result = train_and_score(spec, seed, out, settings, test)
@@ -118,7 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return _write_report(args, budget, results, reference, test)
 
 
-def _griffin_lim(out: Path, test, metrics: tuple[str, ...]) -> dict[str, float]:
+def _griffin_lim(out: Path, test: TestSet, metrics: tuple[str, ...]) -> dict[str, float]:
     path = out / GRIFFIN_LIM_NAME
     if path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))

@@ -7,7 +7,8 @@ Layout of the output directory::
 
 Training resumes from the run's latest checkpoint, so an interrupted ablation continues
 where it stopped. Every kept checkpoint (one every `eval_every` steps) is scored by its
-held-out NLL at its training time; the last one also by copy-synthesis metrics.
+held-out NLL at its training time; the last one also by copy-synthesis metrics. Once the
+result is written, only the last checkpoint is kept (unless `keep_checkpoints`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from waveflow.atomic import atomic_write_text
 from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
 from waveflow.errors import WaveflowError
-from waveflow.train.checkpoint import list_checkpoints
+from waveflow.train.checkpoint import BEST_NAME, list_checkpoints
 from waveflow.train.config import ExperimentConfig, load_config
 
 from .corpus import TestSet
@@ -42,6 +43,20 @@ class RunSettings:
     sigma: float
     metrics: tuple[str, ...]
     common: tuple[str, ...]  # overrides applied to every run (e.g. data.root=...)
+    keep_checkpoints: bool = False  # keep every scored checkpoint (default: only the last)
+
+
+def fingerprint(spec: RunSpec, settings: RunSettings, test: TestSet) -> dict[str, Any]:
+    """What a stored result must have been made with to be reused."""
+    return {
+        "config": str(spec.config),
+        "overrides": [*settings.common, *spec.overrides],
+        "budget": {"kind": settings.budget.kind, "amount": settings.budget.amount},
+        "eval_every": settings.eval_every,
+        "sigma": settings.sigma,
+        "metrics": list(settings.metrics),
+        "test_ids": test.ids,
+    }
 
 
 def run_dir(out: Path, spec: RunSpec, seed: int) -> Path:
@@ -98,8 +113,7 @@ def train_and_score(
     result = {
         "name": spec.name,
         "seed": seed,
-        "config": str(spec.config),
-        "overrides": list(spec.overrides),
+        "made_with": fingerprint(spec, settings, test),
         "steps": curve[-1]["step"],
         "process_s": curve[-1]["process_s"],
         "wall_s": curve[-1]["wall_s"],
@@ -108,20 +122,34 @@ def train_and_score(
         "curve": curve,
     }
     atomic_write_text(directory / RESULT_NAME, json.dumps(result, indent=2) + "\n")
+    if not settings.keep_checkpoints:  # each holds the optimizer state too: ~12x the model
+        for path in [*checkpoints[:-1], directory / BEST_NAME]:
+            path.unlink(missing_ok=True)
     return result
 
 
-def read_result(out: Path, spec: RunSpec, seed: int) -> dict[str, Any] | None:
-    """The stored result of a finished run, or None."""
+def read_result(
+    out: Path, spec: RunSpec, seed: int, settings: RunSettings, test: TestSet
+) -> dict[str, Any] | None:
+    """The stored result of a finished run, or None; one made otherwise is an error."""
     path = run_dir(out, spec, seed) / RESULT_NAME
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise WaveflowError(
             f"{path}: unreadable result ({err}); delete it to redo the run"
         ) from err
+    expected = fingerprint(spec, settings, test)
+    stored = result.get("made_with", {})
+    for key, value in expected.items():
+        if stored.get(key) != value:
+            raise WaveflowError(
+                f"{path} was made with {key} {stored.get(key)!r}, not {value!r}: use another "
+                "--out (or delete that run's folder to redo it)"
+            )
+    return result
 
 
 def check_same_test_set(specs: Sequence[RunSpec], settings: RunSettings, out: Path) -> None:

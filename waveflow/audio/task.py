@@ -147,12 +147,12 @@ class WaveGlowTask(Task):
         that no shape shows: ``NVIDIA_UNSEEN_FIELDS``.
         """
         from waveflow.audio.nvidia import load_nvidia_waveglow
-        from waveflow.checkpoint import check_state_fits, load_checkpoint
-        from waveflow.task import check_same_config
+        from waveflow.checkpoint import check_state_fits, load_checkpoint, load_state
+        from waveflow.task import check_same_config, load_native_weights
 
         try:
-            load_checkpoint(path)
-        except WaveflowError:
+            ckpt = load_checkpoint(path)
+        except WaveflowError:  # not a native file: NVIDIA's, or unreadable (NVIDIA's error)
             try:
                 nvidia = load_nvidia_waveglow(path)
             except WaveflowError as err:
@@ -160,9 +160,9 @@ class WaveGlowTask(Task):
             state = nvidia.state_dict()
             check_state_fits(model, state, path)
             check_same_config(nvidia.config, model_cfg, path, NVIDIA_UNSEEN_FIELDS)
-            model.load_state_dict(state, strict=True)
+            load_state(model, state, path)
             return
-        super().load_weights(model, model_cfg, path)
+        load_native_weights(self, model, model_cfg, ckpt, path)
 
     def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
         audio, mel = batch

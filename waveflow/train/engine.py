@@ -166,6 +166,11 @@ class Trainer:
             f"{len(self.sampler)} batches/epoch{accumulate} x {self.env.world_size} process(es) "
             f"on {self.env.device}, dtype {cfg.dtype}, steps {self.step}->{cfg.steps}"
             + (f", EMA {cfg.ema_decay}" if self.ema is not None else "")
+            + (
+                f", budget {cfg.budget_seconds:g} s on the {cfg.budget_clock} clock"
+                if cfg.budget_seconds is not None
+                else ""
+            )
         )
         try:
             return self._loop()

@@ -85,7 +85,10 @@ def _common_options(p: argparse.ArgumentParser) -> None:
 
 def _command_options(name: str, p: argparse.ArgumentParser) -> None:
     if name in ("synth", "train", "floor"):
-        p.add_argument("--config", help="published | small | tiny | FILE.yaml (default published)")
+        p.add_argument(
+            "--config",
+            help="published | small | tiny | light | fast | FILE.yaml (default published)",
+        )
     if name in ("synth", "floor"):
         p.add_argument("--batch-size", type=_positive_int, help="mels per call (default 1)")
         p.add_argument("--seconds", help="comma-separated mel durations (default synth 1,10)")

@@ -20,6 +20,7 @@ OPTIONS = {
     "lu": {"lu": True},
     "interpolate": {"upsampler": "interpolate"},
     "separable": {"wavenet_conv": "separable"},
+    "dct": {"conv_init": "dct", "alternate_coupling": True},
     "group_equals_hop": {"n_group": 8, "upsampler": "interpolate", "n_early_every": 2},
     "all": {
         "prior": "conditional",
@@ -69,7 +70,12 @@ def test_options_are_off_by_default_and_change_the_structure_when_on():
     kinds = {type(m) for m in default.modules()}
     assert not kinds & {ActNorm, LearnedPrior, PriorNet, InterpolatingUpsampler}
     assert WaveGlowConfig() == WaveGlowConfig(
-        prior="standard", actnorm=False, lu=False, upsampler="transposed", wavenet_conv="dense"
+        prior="standard",
+        actnorm=False,
+        lu=False,
+        upsampler="transposed",
+        wavenet_conv="dense",
+        conv_init="random",
     )
     full = option_model("all")
     assert all(isinstance(step.actnorm, ActNorm) for step in full.flow_steps())
@@ -136,6 +142,22 @@ def test_interpolating_conditioner_is_mel_rate_and_aligned():
     assert model.condition(torch.zeros(2, 5, 3), 24).shape == (2, 5, 3)  # columns = frames
     assert model.config.cond_channels() == 5
     assert WaveGlowConfig(**TINY).cond_channels() == 5 * 4
+
+
+@pytest.mark.parametrize("lu", [False, True])
+def test_dct_init_makes_the_first_conv_a_spectrum(lu):
+    """A cosine at DCT frequency k in every column maps to channel k alone; later convs: I."""
+    model = WaveGlow(**TINY, conv_init="dct", lu=lu).double()
+    steps = model.flow_steps()
+    n = TINY["n_group"]
+    for k in range(n):
+        column = torch.cos(torch.pi * (torch.arange(n, dtype=torch.float64) + 0.5) * k / n)
+        spectrum = steps[0].conv(column.reshape(1, n, 1))[0][0, :, 0]
+        assert spectrum.abs().argmax() == k
+        torch.testing.assert_close(spectrum.norm(), column.norm())
+    for step in steps[1:]:
+        eye = torch.eye(step.conv.num_channels, dtype=torch.float64)
+        torch.testing.assert_close(step.conv.matrix(), eye)
 
 
 def test_separable_wavenet_is_lighter():

@@ -127,7 +127,10 @@ def _common_options(p: argparse.ArgumentParser) -> None:
 
 def _command_options(name: str, p: argparse.ArgumentParser) -> None:
     if name in ("synth", "train", "floor", "versus", "memory"):
-        p.add_argument("--config", help="published | small | tiny | FILE.yaml (default published)")
+        p.add_argument(
+            "--config",
+            help="published | small | tiny | light | fast | FILE.yaml (default published)",
+        )
     if name == "versus":
         p.add_argument("--seconds", help="mel duration of the synthesis case (default 1)")
         p.add_argument("--batch-size", type=_positive_int, help="mels per synthesis (default 1)")

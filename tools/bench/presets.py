@@ -4,7 +4,9 @@ WaveGlow presets (plain dicts of :class:`waveflow.audio.waveglow.WaveGlowConfig`
 
 * ``published``: NVIDIA's published model (12 flows, 8 layers, 256 channels, groups of 8);
 * ``small``: a CPU-sized model (8 flows, 4 layers, 64 channels), this tool's own choice;
-* ``tiny``: the ``--quick`` model (2 flows, 2 layers, 8 channels), for tests of the tool.
+* ``tiny``: the ``--quick`` model (2 flows, 2 layers, 8 channels), for tests of the tool;
+* ``light``, ``fast``: the ``model:`` sections of the LJSpeech recipe's ``conf/light.yaml``
+  (fast synthesis) and ``conf/fast.yaml`` (the ``make demo`` model).
 
 A YAML file may be an experiment config (its ``model:`` section is used; ``task`` must be
 ``waveglow`` when present) or a bare mapping of WaveGlowConfig fields.
@@ -25,6 +27,8 @@ WAVEGLOW_PRESETS: dict[str, dict[str, Any]] = {
     "small": {"n_flows": 8, "n_layers": 4, "n_channels": 64},
     "tiny": {"n_flows": 2, "n_early_every": 4, "n_layers": 2, "n_channels": 8},
 }
+RECIPE_CONF = Path(__file__).resolve().parents[2] / "recipes" / "ljspeech" / "conf"
+RECIPE_PRESETS = {"light": RECIPE_CONF / "light.yaml", "fast": RECIPE_CONF / "fast.yaml"}
 
 
 def waveglow_config(name_or_path: str) -> dict[str, Any]:
@@ -35,6 +39,9 @@ def waveglow_config(name_or_path: str) -> dict[str, Any]:
     if name_or_path in WAVEGLOW_PRESETS:
         section: Any = WAVEGLOW_PRESETS[name_or_path]
         where = f"preset {name_or_path!r}"
+    elif name_or_path in RECIPE_PRESETS:
+        section = _model_section(RECIPE_PRESETS[name_or_path])
+        where = f"preset {name_or_path!r} ({RECIPE_PRESETS[name_or_path]})"
     else:
         section = _model_section(Path(name_or_path))
         where = name_or_path
@@ -48,7 +55,8 @@ def waveglow_config(name_or_path: str) -> dict[str, Any]:
 def _model_section(path: Path) -> Any:
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise WaveflowError(
-            f"--config must be one of {sorted(WAVEGLOW_PRESETS)} or a .yaml file, got {str(path)!r}"
+            f"--config must be one of {sorted([*WAVEGLOW_PRESETS, *RECIPE_PRESETS])} or a "
+            f".yaml file, got {str(path)!r}"
         )
     try:
         data = yaml.safe_load(path.read_text())

@@ -69,7 +69,9 @@ from waveflow.errors import WaveflowError
 Prior = Literal["standard", "conditional"]
 Upsampler = Literal["transposed", "interpolate"]
 WaveNetConv = Literal["dense", "separable"]
+ConvInit = Literal["random", "dct"]
 CHOICES: dict[str, tuple[str, ...]] = {
+    "conv_init": get_args(ConvInit),
     "prior": get_args(Prior),
     "upsampler": get_args(Upsampler),
     "wavenet_conv": get_args(WaveNetConv),
@@ -93,6 +95,11 @@ class WaveGlowConfig:
     * ``upsampler: interpolate``: the interpolating conditioner (``n_mel`` channels, no
       ``upsample_kernel``) instead of NVIDIA's transposed conv (``n_mel * n_group`` channels).
     * ``wavenet_conv: separable``: depthwise-separable dilated convs in the coupling WaveNets.
+    * ``conv_init: dct``: the first flow's 1x1 conv starts as the orthonormal DCT-II of the
+      ``n_group`` samples of a column (channels = frequencies, lowest first) and the later ones
+      as the identity, so the latent starts as the columns' spectra and a conditional prior
+      shapes them by the mel from the start. Combine with ``alternate_coupling`` so that the
+      couplings take turns on the low and the high half. (NVIDIA: random rotations.)
     """
 
     n_mel_channels: int = 80
@@ -111,6 +118,7 @@ class WaveGlowConfig:
     lu: bool = False
     upsampler: Upsampler = "transposed"
     wavenet_conv: WaveNetConv = "dense"
+    conv_init: ConvInit = "random"
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -194,8 +202,16 @@ class FlowStep(Chain):
         return self.bijectors[-1]
 
 
-def flow_step(channels: int, cfg: WaveGlowConfig, keep: str) -> FlowStep:
-    """One WaveGlow flow on ``channels`` channels (see :class:`FlowStep`)."""
+def dct_matrix(n: int) -> Tensor:
+    """The orthonormal DCT-II ``[n, n]``: row ``k`` is ``cos(pi (i + 1/2) k / n)``, scaled."""
+    i = torch.arange(n, dtype=torch.float64)
+    matrix = torch.cos(math.pi * (i[None, :] + 0.5) * i[:, None] / n) * math.sqrt(2.0 / n)
+    matrix[0] /= math.sqrt(2.0)
+    return matrix
+
+
+def flow_step(channels: int, cfg: WaveGlowConfig, keep: str, first: bool = False) -> FlowStep:
+    """One WaveGlow flow on ``channels`` channels (see :class:`FlowStep`); ``first``: flow 0."""
     net = WaveNet(
         channels // 2,
         cfg.cond_channels(),
@@ -204,8 +220,12 @@ def flow_step(channels: int, cfg: WaveGlowConfig, keep: str) -> FlowStep:
         cfg.kernel_size,
         separable=cfg.wavenet_conv == "separable",
     )
+    conv = InvertibleConv1x1(channels, lu=cfg.lu)
+    if cfg.conv_init == "dct":
+        start = dct_matrix(channels) if first else torch.eye(channels, dtype=torch.float64)
+        conv.set_matrix(start)
     return FlowStep(
-        InvertibleConv1x1(channels, lu=cfg.lu),
+        conv,
         AffineCoupling(channels, net, mode="affine", keep=keep),
         ActNorm(channels) if cfg.actnorm else None,
     )
@@ -225,7 +245,8 @@ def build_grouped_flow(cfg: WaveGlowConfig) -> Chain:
     for ks in reversed(segments):
         c = channels[ks[0]]
         members: list[Bijector] = [
-            flow_step(c, cfg, "second" if cfg.alternate_coupling and k % 2 else "first") for k in ks
+            flow_step(c, cfg, "second" if cfg.alternate_coupling and k % 2 else "first", k == 0)
+            for k in ks
         ]
         if inner is not None:
             out = cfg.n_early_size

@@ -93,7 +93,7 @@ class Trainer:
 
     def __init__(self, config: ExperimentConfig, env: DistEnv) -> None:
         self.config = config
-        self.cfg = cfg = config.train
+        cfg = config.train
         self.env = env
         self.exp_dir = Path(cfg.exp_dir)
         self.task = get_task(config.task, allow_plugin=True)
@@ -131,7 +131,7 @@ class Trainer:
 
     def run(self, resume: str | None) -> dict[str, float]:
         """Resume or initialise, train to `train.steps`, validate and checkpoint at the end."""
-        cfg = self.cfg
+        cfg = self.config.train
         if self.env.is_main:
             stale = remove_stale_temp_files(self.exp_dir)
             if stale:
@@ -178,7 +178,7 @@ class Trainer:
             self.monitor.close()
 
     def _loop(self) -> dict[str, float]:
-        cfg = self.cfg
+        cfg = self.config.train
         meter = MeanMeter()
         bad_in_row = bad_total = 0
         train_means: dict[str, float] = {}
@@ -242,7 +242,7 @@ class Trainer:
         DDP the gradients are all-reduced only on the last backward. Returns (rank-mean
         metrics averaged over the micro-batches, grad norm, updated).
         """
-        cfg = self.cfg
+        cfg = self.config.train
         set_lr(self.optimizer, lr_at(self.step, cfg))
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
@@ -286,10 +286,10 @@ class Trainer:
 
     def _budget_spent(self) -> bool:
         """Whether `train.budget_seconds` of training-step time are used up (same on all ranks)."""
-        budget = self.cfg.budget_seconds
+        budget = self.config.train.budget_seconds
         if budget is None:
             return False
-        spent = torch.tensor([float(self.clock.seconds(self.cfg.budget_clock) >= budget)])
+        spent = torch.tensor([float(self.clock.seconds(self.config.train.budget_clock) >= budget)])
         return bool(all_reduce_sum(self.env, spent.to(self.env.device))[0] > 0)
 
     def _on_bad_step(
@@ -300,7 +300,8 @@ class Trainer:
             f"{grad_norm:.4g}; update skipped ({in_row} in a row, {total} in total)"
         )
         self.monitor.scalars("train", {"bad_steps": float(total)}, self.step)
-        if in_row >= self.cfg.max_bad_steps:
+        limit = self.config.train.max_bad_steps
+        if in_row >= limit:
             good = self.last_finite_checkpoint
             where = (
                 f"the last checkpoint saved at a finite loss is {good}"
@@ -309,7 +310,7 @@ class Trainer:
             )
             raise TrainingDiverged(
                 f"stopped at step {self.step} after {in_row} consecutive steps with a non-finite "
-                f"loss or gradient (train.max_bad_steps={self.cfg.max_bad_steps}); {where}; "
+                f"loss or gradient (train.max_bad_steps={limit}); {where}; "
                 "try a lower train.lr, a train.grad_clip, or train.dtype=fp32"
             )
 
@@ -354,7 +355,7 @@ class Trainer:
         model.eval()
         sums: dict[str, float] = {}
         count = 0
-        with preserved_rng(self.cfg.seed), torch.no_grad(), self._autocast():
+        with preserved_rng(self.config.train.seed), torch.no_grad(), self._autocast():
             for indices, batch in zip(self.valid_sampler, self.valid_loader, strict=True):
                 out = self.task.loss(model, _to_device(batch, self.env.device))
                 _check_loss(out)
@@ -379,7 +380,7 @@ class Trainer:
             return
         model = self.eval_model()
         model.eval()
-        with preserved_rng(self.cfg.seed), torch.no_grad():
+        with preserved_rng(self.config.train.seed), torch.no_grad():
             self.task.log_media(model, self.monitor.writer, self.step, self.valid_set)
         model.train()
 
@@ -392,7 +393,7 @@ class Trainer:
         if self.finite:
             self.last_finite_checkpoint = path
         if self.env.is_main:
-            prune_checkpoints(self.exp_dir, self.cfg.keep_last)
+            prune_checkpoints(self.exp_dir, self.config.train.keep_last)
 
     def _save(self, path: Path) -> None:
         """Write the full training state to `path` (rank 0), with barriers around it."""
@@ -411,7 +412,7 @@ class Trainer:
             **({"raw_model": unwrap(self.model).state_dict()} if self.ema is not None else {}),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
-            "scheduler": {"step": self.step, "lr": lr_at(max(self.step, 1), self.cfg)},
+            "scheduler": {"step": self.step, "lr": lr_at(max(self.step, 1), self.config.train)},
             "step": self.step,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
@@ -477,7 +478,7 @@ class Trainer:
             restore_rng(rng[self.env.rank])
         else:
             self._say("the world size changed since the checkpoint: random streams re-seeded")
-            seed_everything(self.cfg.seed + self.env.rank + 7919 * self.step)
+            seed_everything(self.config.train.seed + self.env.rank + 7919 * self.step)
         self._say(f"resumed from {path} at step {self.step}")
         return average
 
@@ -485,9 +486,10 @@ class Trainer:
 
     def _initialize(self) -> None:
         """Data-dependent init on a fixed random batch of `init_batch_size` training examples."""
-        size = min(self.cfg.init_batch_size or self.cfg.batch_size, len(self.train_set))
+        cfg = self.config.train
+        size = min(cfg.init_batch_size or cfg.batch_size, len(self.train_set))
         generator = torch.Generator()
-        generator.manual_seed(self.cfg.seed * 1_000_003 + 104_729 + self.env.rank)
+        generator.manual_seed(self.config.train.seed * 1_000_003 + 104_729 + self.env.rank)
         indices = torch.randperm(len(self.train_set), generator=generator)[:size].tolist()
         collate = self.task.collate_fn() or torch.utils.data.default_collate
         batch = _to_device(collate([self.train_set[i] for i in indices]), self.env.device)
@@ -501,7 +503,7 @@ class Trainer:
             set_epoch = getattr(self.train_set, "set_epoch", None)
             if callable(set_epoch):
                 set_epoch(self.epoch)
-            self.loader_generator.manual_seed(self.cfg.seed * 1_000_003 + self.epoch)
+            self.loader_generator.manual_seed(self.config.train.seed * 1_000_003 + self.epoch)
             for batch in self.train_loader:
                 self.batch_in_epoch += 1
                 yield _to_device(batch, self.env.device)
@@ -512,14 +514,14 @@ class Trainer:
         return DataLoader(
             dataset,
             batch_sampler=batch_sampler,
-            num_workers=self.cfg.num_workers,
+            num_workers=self.config.train.num_workers,
             collate_fn=self.task.collate_fn(),
             pin_memory=self.env.device.type == "cuda",
             generator=generator,
         )
 
     def _autocast(self) -> torch.autocast:
-        dtype = AMP_DTYPES.get(self.cfg.dtype)
+        dtype = AMP_DTYPES.get(self.config.train.dtype)
         return torch.autocast(
             self.env.device.type, dtype=dtype or torch.float32, enabled=dtype is not None
         )

@@ -149,7 +149,7 @@ def test_shipped_default_vocoder_matches_its_checksum():
     checkpoint = pretrained.WEIGHTS_DIR / pretrained.CHECKPOINT_NAME
     if not checkpoint.exists():
         pytest.skip(f"no default vocoder shipped in this checkout ({checkpoint} absent)")
-    assert checkpoint.stat().st_size <= 25 * 2**20
+    assert checkpoint.stat().st_size <= pretrained.MAX_BYTES
     assert pretrained.default_checkpoint() == checkpoint  # checks the sha256
     model, mel_config = load_default()
     assert (mel_config.sample_rate, mel_config.hop_length, mel_config.n_mels) == (22050, 256, 80)

@@ -35,6 +35,7 @@ from waveflow.errors import WaveflowError
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CHECKPOINT_NAME = "universal.pt"
 DIGEST_NAME = "universal.sha256"
+MAX_BYTES = 25_000_000  # package data budget of the default vocoder (issue 10)
 REINSTALL = (
     "reinstall waveflow (pip install --force-reinstall waveflow, or pip install -e . in a "
     "checkout that has the file) or pass --checkpoint CKPT"

@@ -100,10 +100,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def decode_g722(path: Path) -> np.ndarray:
     """Decode a raw G.722 file with PyAV: float32 mono [T] in [-1, 1] at 16 kHz."""
-    import av
-
     from waveflow.errors import WaveflowError
 
+    try:
+        import av
+    except ImportError as err:
+        raise WaveflowError(
+            "decoding G.722 needs PyAV: pip install av (it is in waveflow's dev extra)"
+        ) from err
     try:
         with av.open(os.fspath(path), format="g722") as container:
             frames = [frame.to_ndarray() for frame in container.decode(audio=0)]
@@ -307,6 +311,7 @@ def prepare(args: argparse.Namespace) -> dict:
         tests = [c for c in parts["test"] if c.lang == lang]
         write_list(args.dump / f"test_{lang}.txt", tests)
         link_references(args.dump / "ref" / lang, tests, args.db)
+    (args.dump / "griffin_lim.done").unlink(missing_ok=True)  # the test set may have changed
     stats = statistics(clips, parts, langs)
     atomic_write_text(args.dump / "stats.json", json.dumps(stats, indent=2) + "\n")
     return stats

@@ -13,7 +13,7 @@ evaluate --json`), `OUT/table.md` (markdown) and `OUT/table.json`: one row per l
 system with STOI, wide-band PESQ, log-mel L1 and the two MR-STFT distances (spectral
 convergence, log-magnitude L1), the number of clips, whether the language was seen in training
 (`--unseen` names those that were not), and whether WaveGlow beats Griffin-Lim on PESQ and
-both MR-STFT distances.
+both MR-STFT distances (null when one of them was not measured).
 
 With --checkpoint the real-time factor (compute seconds per second of audio; below 1 =
 faster than real time) of WaveGlow (sigma 0.6, fp32, batch 1) and of Griffin-Lim (60
@@ -42,6 +42,7 @@ COLUMNS = (  # (result key, header, higher is better)
     ("mrstft_logmag", "MR-STFT log-mag", False),
 )
 JUDGED = ("pesq_wb", "mrstft_sc", "mrstft_logmag")
+VERDICTS = {True: "yes", False: "**no**", None: "not measured"}
 SAMPLE_RATE = 22050
 
 
@@ -103,9 +104,9 @@ def evaluate(args: argparse.Namespace, langs: list[str], unseen: set[str]) -> li
             row.update({key: record["summary"].get(key, {}).get("mean") for key, _, _ in COLUMNS})
             rows.append(row)
         wave, griffin = rows[-2], rows[-1]
-        wave["beats_griffin_lim"] = all(
-            wave[k] is not None and griffin[k] is not None and _better(k, wave[k], griffin[k])
-            for k in JUDGED
+        measured = all(wave[k] is not None and griffin[k] is not None for k in JUDGED)
+        wave["beats_griffin_lim"] = (
+            all(_better(k, wave[k], griffin[k]) for k in JUDGED) if measured else None
         )
     return rows
 
@@ -183,7 +184,7 @@ def format_markdown(rows: list[dict], speed: dict | None) -> str:
         )
     lines.append("")
     verdicts = [
-        f"{row['lang']}: {'yes' if row['beats_griffin_lim'] else '**no**'}"
+        f"{row['lang']}: {VERDICTS[row['beats_griffin_lim']]}"
         for row in rows
         if row["system"] == "waveglow"
     ]

@@ -1,7 +1,8 @@
 """Batch synthesis shared by ``waveflow synthesize`` and ``waveflow copy-synthesis``.
 
 * :func:`load_vocoder`: a native waveflow checkpoint (``task: waveglow``) or an NVIDIA one
-  (auto-detected) -> ``(WaveGlow in eval mode, the mel front end it expects)``.
+  (auto-detected) -> ``(WaveGlow in eval mode, the mel front end it expects)``; the default
+  vocoder shipped in the package is :func:`waveflow.audio.pretrained.load_default`.
 * :func:`read_mel`: a ``.npy``/``.pt`` file holding ``[n_mels, F]`` (Tacotron2 layout) or
   ``[1, n_mels, F]`` -> float32 ``[n_mels, F]``, with one-line errors.
 * :func:`synthesize_to_files`: batches of mels -> 16-bit WAVs of ``F * hop_length`` samples
@@ -37,9 +38,7 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
     an NVIDIA one gets the Tacotron2 defaults with the model's hop and mel channel count.
     """
     from waveflow.audio.nvidia import load_nvidia_waveglow
-    from waveflow.audio.task import VocoderDataConfig
-    from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
-    from waveflow.config import from_dict
+    from waveflow.checkpoint import load_checkpoint
     from waveflow.inputs import regular_file
 
     regular_file(path, "checkpoint")
@@ -51,13 +50,25 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
             hop_length=model.config.hop_length, n_mels=model.config.n_mel_channels
         )
         return model.to(device).eval(), mel_config
+    return vocoder_from_checkpoint(ckpt, path, device)
+
+
+def vocoder_from_checkpoint(
+    ckpt: dict, path: str | os.PathLike[str], device: torch.device
+) -> tuple[WaveGlow, MelConfig]:
+    """``(WaveGlow in eval mode, mel front end)`` of a native checkpoint read by
+    ``waveflow.checkpoint.load_checkpoint`` (a model of another task is an error)."""
+    from waveflow.checkpoint import model_from_checkpoint
+    from waveflow.config import from_dict
+
     if ckpt["task"] != "waveglow":
         raise WaveflowError(f"{path} holds a {ckpt['task']!r} model, not a WaveGlow vocoder")
     model = model_from_checkpoint(ckpt, path)
-    data = ckpt["config"].get("data") or {
-        "mel": {"hop_length": model.config.hop_length, "n_mels": model.config.n_mel_channels}
+    mel = (ckpt["config"].get("data") or {}).get("mel") or {
+        "hop_length": model.config.hop_length,
+        "n_mels": model.config.n_mel_channels,
     }
-    return model.to(device).eval(), from_dict(VocoderDataConfig, data, "data").mel
+    return model.to(device).eval(), from_dict(MelConfig, mel, "data.mel")
 
 
 def read_mel(path: Path, n_mel_channels: int) -> Tensor:

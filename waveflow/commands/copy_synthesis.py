@@ -1,9 +1,9 @@
 """`waveflow copy-synthesis`: audio -> log-mel -> audio, to hear what the vocoder does.
 
 Each WAV/FLAC `X` gives `OUT/X.wav` of the input's length. With `--checkpoint` the mel is
-vocoded by WaveGlow (native or NVIDIA checkpoint); with `--griffin-lim` no checkpoint is
-needed and the Griffin-Lim baseline is used. The mel front end follows the model (its mel
-channel count and hop length, Tacotron2 defaults otherwise).
+vocoded by WaveGlow (native or NVIDIA checkpoint); with `--griffin-lim` the Griffin-Lim
+baseline is used; with neither, the default vocoder shipped with waveflow. The mel front end
+follows the model (its mel channel count and hop length, Tacotron2 defaults otherwise).
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from waveflow.commands.synthesize import add_common_synthesis_options, apply_overwrite_policy
+from waveflow.commands.synthesize import (
+    add_common_synthesis_options,
+    apply_overwrite_policy,
+    load_model_or_default,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +27,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("wavs", nargs="+", type=Path, metavar="WAV", help="audio files or folders")
-    parser.add_argument("--checkpoint", type=Path, help="native or NVIDIA WaveGlow checkpoint")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="native or NVIDIA WaveGlow checkpoint (default: the vocoder shipped with waveflow)",
+    )
     parser.add_argument(
         "--griffin-lim", action="store_true", help="use Griffin-Lim instead of a checkpoint"
     )
@@ -44,19 +52,17 @@ def run(args: argparse.Namespace) -> int:
         DTYPES,
         SynthesisJob,
         SynthesisSettings,
-        load_vocoder,
         synthesize_to_files,
     )
-    from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError, about
 
-    if args.griffin_lim == (args.checkpoint is not None):
-        raise WaveflowError("give exactly one of --checkpoint CKPT and --griffin-lim")
+    if args.griffin_lim and args.checkpoint is not None:
+        raise WaveflowError("give at most one of --checkpoint CKPT and --griffin-lim")
     model = None
     mel_config = MelConfig()
     chunk = None
-    if args.checkpoint is not None:
-        model, mel_config = load_vocoder(args.checkpoint, resolve_device(args.device))
+    if not args.griffin_lim:
+        model, mel_config = load_model_or_default(args, "copy-synthesis")
         chunk = chunk_size(model, args.chunk_samples)  # a bad --chunk-samples fails first
     if args.sample_rate is not None:
         mel_config = replace(

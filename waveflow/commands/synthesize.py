@@ -1,6 +1,8 @@
 """`waveflow synthesize`: mel spectrograms (.npy/.pt, [n_mels, frames]) -> 16-bit WAVs.
 
-Works with native waveflow checkpoints and NVIDIA WaveGlow checkpoints (auto-detected). Each
+Works with native waveflow checkpoints and NVIDIA WaveGlow checkpoints (auto-detected); without
+--checkpoint the default vocoder shipped with waveflow is used (Tacotron2 front end: 22050 Hz,
+hop 256, 80 mels; see waveflow.audio.pretrained). Each
 MEL `X.npy` gives `OUT/X.wav` with exactly frames * hop_length samples. A bad mel file prints
 one error line naming it and the others are still synthesised; the exit code is then 1.
 """
@@ -50,6 +52,36 @@ def add_common_synthesis_options(parser: argparse.ArgumentParser) -> None:
     add_overwrite_option(parser)
 
 
+def load_model_or_default(args: argparse.Namespace, command: str) -> tuple:
+    """``(model, mel front end)`` of ``--checkpoint``, else of the packaged default vocoder.
+
+    The default is announced in one line on stderr; a ``--sample-rate`` other than the default
+    vocoder's is refused with both values.
+    """
+    from waveflow.audio.pretrained import load_default
+    from waveflow.audio.synthesis import load_vocoder
+    from waveflow.device import resolve_device
+    from waveflow.errors import WaveflowError
+
+    device = resolve_device(args.device)
+    if args.checkpoint is not None:
+        return load_vocoder(args.checkpoint, device)
+    model, mel_config = load_default(device)
+    if args.sample_rate is not None and args.sample_rate != mel_config.sample_rate:
+        raise WaveflowError(
+            f"--sample-rate {args.sample_rate}: the default vocoder expects "
+            f"{mel_config.sample_rate} Hz, received {args.sample_rate} Hz (pass --checkpoint "
+            "for a model trained at another rate)"
+        )
+    print(
+        f"waveflow {command}: no --checkpoint given: using the default vocoder shipped with "
+        f"waveflow ({mel_config.sample_rate} Hz, hop {mel_config.hop_length}, "
+        f"{mel_config.n_mels} mels)",
+        file=sys.stderr,
+    )
+    return model, mel_config
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "synthesize",
@@ -61,7 +93,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "mels", nargs="+", type=Path, metavar="MEL", help=".npy/.pt files or folders"
     )
     parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="native or NVIDIA checkpoint"
+        "--checkpoint",
+        type=Path,
+        help="native or NVIDIA checkpoint (default: the vocoder shipped with waveflow)",
     )
     add_common_synthesis_options(parser)
     parser.set_defaults(func=run)
@@ -75,15 +109,13 @@ def run(args: argparse.Namespace) -> int:
         MEL_SUFFIXES,
         SynthesisJob,
         SynthesisSettings,
-        load_vocoder,
         log_mel_warning,
         read_mel,
         synthesize_to_files,
     )
-    from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
 
-    model, mel_config = load_vocoder(args.checkpoint, resolve_device(args.device))
+    model, mel_config = load_model_or_default(args, "synthesize")
     chunk_size(model, args.chunk_samples)  # a bad --chunk-samples fails before any work
     files, errors = collect_files(args.mels, MEL_SUFFIXES)
     jobs = []

@@ -10,6 +10,8 @@ warnings are printed as `waveflow CMD: warning: ...`, one line each.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import importlib
 import os
 import pkgutil
@@ -17,10 +19,11 @@ import re
 import signal
 import sys
 import warnings
+from collections.abc import Iterator
 
 from waveflow import __version__, commands
 from waveflow.atomic import find_in_chain
-from waveflow.limits import ENV, LIMITS, load_environment, parse_limit
+from waveflow.limits import ENV, LIMITS, Limits, load_environment, parse_limit
 
 #: Longest error line printed; longer messages are cut (WAVEFLOW_DEBUG=1 shows them whole).
 MAX_MESSAGE = 600
@@ -76,10 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"{prefix}: error: {err}", file=sys.stderr)
         return 2
+    saved = dataclasses.replace(LIMITS)
     for name in ENV:
         if getattr(args, name, None) is not None:
             setattr(LIMITS, name, getattr(args, name))
-    with warnings.catch_warnings(), _sigterm_as_interrupt():
+    with warnings.catch_warnings(), _sigterm_as_interrupt(), _restored(saved):
         warnings.showwarning = _warning_printer(prefix)
         try:
             return int(args.func(args) or 0)
@@ -172,14 +176,27 @@ class _sigterm_as_interrupt:
             signal.signal(signal.SIGTERM, self.previous)
 
 
+@contextlib.contextmanager
+def _restored(saved: Limits) -> Iterator[None]:
+    """Put the limits back after the command (main() may be called again in one process)."""
+    try:
+        yield
+    finally:
+        for field in dataclasses.fields(Limits):
+            setattr(LIMITS, field.name, getattr(saved, field.name))
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated()
 
 
 def _warning_printer(prefix: str):
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        text = " ".join(str(message).split())
-        print(f"{prefix}: warning: {text}", file=file or sys.stderr)
+        line = f"{prefix}: warning: {' '.join(str(message).split())}"
+        if "tqdm" in sys.modules:  # do not break a progress bar
+            sys.modules["tqdm"].tqdm.write(line, file=file or sys.stderr)
+        else:
+            print(line, file=file or sys.stderr)
 
     return show
 

@@ -82,7 +82,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     glow_checkpoint(d / "glow.pt")
     glow_checkpoint(d / "glow_wide.pt", hidden_channels=1_000_000)
     data = (d / "glow.pt").read_bytes()
-    (d / "glow_truncated.pt").write_bytes(data[: len(data) // 2])
+    (d / "glow_cut.pt").write_bytes(data[: len(data) // 2])
     nl.save_nvidia_checkpoint(nl.make_reference(), d / "nvidia.pt")
     (d / "ckpt_dir.pt").mkdir()
     np.save(d / "mel.npy", log_mel(80, 9, 0))
@@ -190,7 +190,7 @@ CASES = [
         2,
         "argument --temperatures",
     ),
-    (P, "truncated checkpoint", "--checkpoint {d}/glow_truncated.pt", 1, "truncated"),
+    (P, "truncated checkpoint", "--checkpoint {d}/glow_cut.pt", 1, "empty, truncated or not"),
     (
         P,
         "config asks for 1e6 hidden channels",
@@ -198,7 +198,7 @@ CASES = [
         1,
         "more than the limit",
     ),
-    (E, "truncated image checkpoint", "--checkpoint {d}/glow_truncated.pt", 1, "truncated"),
+    (E, "truncated image checkpoint", "--checkpoint {d}/glow_cut.pt", 1, "truncated or not"),
     (
         E,
         "zero sample rate",
@@ -255,10 +255,12 @@ def _unblock_fifos(folder: Path):
     gets end-of-file instead of blocking the test forever."""
 
     class Guard:
-        def __enter__(self) -> None:
+        def __enter__(self) -> Guard:
+            self.opened = False  # whether a reader ever had a FIFO open
             self.done = threading.Event()
             self.thread = threading.Thread(target=self._poke, daemon=True)
             self.thread.start()
+            return self
 
         def _poke(self) -> None:
             fifos = [p for p in folder.rglob("*fifo*") if p.is_fifo()]
@@ -266,7 +268,8 @@ def _unblock_fifos(folder: Path):
                 for fifo in fifos:
                     try:
                         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-                    except OSError:
+                        self.opened = True
+                    except OSError:  # ENXIO: no reader has it open
                         pass
 
         def __exit__(self, *exc: object) -> None:
@@ -278,9 +281,10 @@ def _unblock_fifos(folder: Path):
 
 def test_a_fifo_neither_blocks_nor_stops_the_other_files(files: Path, tmp_path: Path) -> None:
     argv = ["--checkpoint", str(files / "native.pt"), str(files / "mels")]
-    with _unblock_fifos(files):
+    with _unblock_fifos(files) as guard:
         assert main(["synthesize", *argv, "--out", str(tmp_path / "s")]) == 1
         assert main(["mel", str(files / "wavs"), "--out", str(tmp_path / "m")]) == 1
+    assert not guard.opened  # without the guard, a reader that opened a FIFO blocks forever
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["a.wav", "b.wav"]
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["a.npy", "b.npy"]
 
@@ -629,3 +633,51 @@ def test_warnings_are_one_line_without_a_source_line(files: Path, tmp_path: Path
     err = [line for line in err if "wrote" not in line]
     assert len(err) == 1 and err[0].startswith("waveflow mel: warning: audio file "), err
     assert "clipped" in err[0] and "UserWarning" not in err[0]
+
+
+# ----------------------------------------------------------------------- training runs
+
+
+@pytest.fixture
+def toy(monkeypatch: pytest.MonkeyPatch):
+    from test_train_engine import toy_config
+    from test_train_toy_task import ToyTask
+
+    from waveflow import task as registry
+
+    monkeypatch.setitem(registry.TASKS, "toy", ToyTask)
+    return toy_config
+
+
+def test_stale_temp_files_of_checkpoint_writes_are_removed_at_start(
+    toy, tmp_path: Path, capsys
+) -> None:
+    from waveflow.train.engine import train
+
+    train(toy(tmp_path, steps=2, valid_every=0))
+    stale = [".ckpt_00000004.k3j_x9az.tmp.pt", ".best.abcdefgh.tmp.pt"]
+    others = [".notes.abcdefgh.tmp.txt", "ckpt_notes.tmp", ".ckpt_00000004.tmp.pt"]
+    for name in stale + others:
+        (tmp_path / name).write_bytes(b"")
+    train(toy(tmp_path, steps=3, valid_every=0), resume="auto")
+    assert "removed 2 temp file(s) of interrupted checkpoint writes" in capsys.readouterr().out
+    names = {p.name for p in tmp_path.iterdir()}
+    assert not names & set(stale) and set(others) <= names
+
+
+def test_the_nan_guard_names_only_a_checkpoint_saved_at_a_finite_loss(toy, tmp_path: Path) -> None:
+    from waveflow.train.engine import TrainingDiverged, train
+
+    train(toy(tmp_path, steps=5, valid_every=0))
+    config = toy(tmp_path, steps=50, max_bad_steps=3, ckpt_every=1, valid_every=0)
+    config["data"] = {"all_nan": True}
+    with pytest.raises(TrainingDiverged) as info:
+        train(config, resume="auto")  # steps 6, 7 are saved while the loss is NaN
+    text = str(info.value)
+    assert "last checkpoint saved at a finite loss is" in text and "ckpt_00000005.pt" in text
+    assert "ckpt_00000007" not in text
+    fresh = tmp_path / "fresh"
+    config = toy(fresh, steps=50, max_bad_steps=3, ckpt_every=1, valid_every=0)
+    config["data"] = {"all_nan": True}
+    with pytest.raises(TrainingDiverged, match="no checkpoint was saved at a finite loss"):
+        train(config)

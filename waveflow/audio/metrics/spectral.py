@@ -38,8 +38,8 @@ PARALLEL_WAVEGAN_RESOLUTIONS: tuple[StftResolution, ...] = (
 #: Magnitudes are clamped to this value before the logarithm of the log-magnitude distance.
 MAGNITUDE_FLOOR = 1e-7
 
-#: Frames per block of the spectral metrics (a block of 2048-point STFTs is about 70 MB).
-BLOCK_FRAMES = 4096
+#: Frames per block of the spectral metrics (a block of 2048-point STFTs is about 17 MB).
+BLOCK_FRAMES = 1024
 
 
 def frame_blocks(

@@ -678,13 +678,14 @@ def test_the_nan_guard_names_only_a_checkpoint_saved_at_a_finite_loss(toy, tmp_p
     from waveflow.train.engine import TrainingDiverged, train
 
     train(toy(tmp_path, steps=5, valid_every=0))
-    config = toy(tmp_path, steps=50, max_bad_steps=3, ckpt_every=1, valid_every=0)
+    config = toy(tmp_path, steps=50, max_bad_steps=3, ckpt_every=1, valid_every=0, keep_last=1)
     config["data"] = {"all_nan": True}
     with pytest.raises(TrainingDiverged) as info:
         train(config, resume="auto")  # steps 6, 7 are saved while the loss is NaN
     text = str(info.value)
     assert "last checkpoint saved at a finite loss is" in text and "ckpt_00000005.pt" in text
     assert "ckpt_00000007" not in text
+    assert (tmp_path / "ckpt_00000005.pt").is_file()  # kept despite keep_last=1
     fresh = tmp_path / "fresh"
     config = toy(fresh, steps=50, max_bad_steps=3, ckpt_every=1, valid_every=0)
     config["data"] = {"all_nan": True}

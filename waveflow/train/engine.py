@@ -325,7 +325,7 @@ class Trainer:
         if self.finite:
             self.last_finite_checkpoint = path
         if self.env.is_main:
-            prune_checkpoints(self.exp_dir, self.cfg.keep_last)
+            prune_checkpoints(self.exp_dir, self.cfg.keep_last, self.last_finite_checkpoint)
 
     def _save(self, path: Path) -> None:
         """Write the full training state to `path` (rank 0), with barriers around it."""

@@ -354,6 +354,13 @@ def test_a_gzip_bomb_is_never_decompressed_whole(
         read_idx(big)
 
 
+def test_a_mel_config_cannot_ask_for_a_huge_filter_bank() -> None:
+    # A checkpoint's data.mel (used by copy-synthesis and evaluate) or --n-fft of `mel`.
+    for values in ({"n_fft": 1 << 30, "win_length": 1024}, {"n_mels": 1 << 20}):
+        with pytest.raises(WaveflowError, match="must be <= 65536"):
+            MelConfig(**values)
+
+
 def test_load_audio_refuses_fifos_warns_on_clipping_and_bounds_resampling(files: Path) -> None:
     with _unblock_fifos(files), pytest.raises(WaveflowError, match="is a FIFO"):
         load_audio(files / "wavs" / "a_fifo.wav", RATE)

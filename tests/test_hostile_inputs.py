@@ -76,6 +76,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     native_checkpoint(d / "native.pt")
     hostile_checkpoint(d / "wide.pt", d / "native.pt", n_channels=100_000)
     hostile_checkpoint(d / "deep.pt", d / "native.pt", n_flows=20_000, n_early_every=100_000)
+    hostile_checkpoint(d / "deep_early.pt", d / "native.pt", n_flows=20_000)
     ckpt = torch.load(d / "native.pt", weights_only=True)
     ckpt["model"] = {f"foreign.block{i}.weight": torch.zeros(4) for i in range(400)}
     torch.save(ckpt, d / "foreign.pt")

@@ -74,16 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     prefix = f"waveflow {args.command}"
-    try:
-        load_environment()
-    except ValueError as err:
-        print(f"{prefix}: error: {err}", file=sys.stderr)
-        return 2
-    saved = dataclasses.replace(LIMITS)
-    for name in ENV:
-        if getattr(args, name, None) is not None:
-            setattr(LIMITS, name, getattr(args, name))
-    with warnings.catch_warnings(), _sigterm_as_interrupt(), _restored(saved):
+    with warnings.catch_warnings(), _sigterm_as_interrupt(), _restored(LIMITS):
+        try:
+            load_environment()
+        except ValueError as err:
+            print(f"{prefix}: error: {err}", file=sys.stderr)
+            return 2
+        for name in ENV:
+            if getattr(args, name, None) is not None:
+                setattr(LIMITS, name, getattr(args, name))
         warnings.showwarning = _warning_printer(prefix)
         try:
             return int(args.func(args) or 0)
@@ -177,13 +176,14 @@ class _sigterm_as_interrupt:
 
 
 @contextlib.contextmanager
-def _restored(saved: Limits) -> Iterator[None]:
+def _restored(limits: Limits) -> Iterator[None]:
     """Put the limits back after the command (main() may be called again in one process)."""
+    saved = dataclasses.replace(limits)
     try:
         yield
     finally:
         for field in dataclasses.fields(Limits):
-            setattr(LIMITS, field.name, getattr(saved, field.name))
+            setattr(limits, field.name, getattr(saved, field.name))
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

@@ -2,8 +2,8 @@
 
 Every failure ends as one line on stderr (`waveflow CMD: error: ...`, exit 1; set
 `WAVEFLOW_DEBUG=1` for the traceback): bad input (`WaveflowError`), file system errors, running
-out of memory. Ctrl-C and SIGTERM stop the command with `waveflow: interrupted` /
-`waveflow: terminated` (exit 130 / 143) after the partial output files are removed. Python
+out of memory. Ctrl-C and SIGTERM stop the command with `waveflow CMD: interrupted` /
+`waveflow CMD: terminated` (exit 130 / 143) after the partial output files are removed. Python
 warnings are printed as `waveflow CMD: warning: ...`, one line each.
 """
 
@@ -87,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return int(args.func(args) or 0)
         except KeyboardInterrupt as err:
-            return _interrupted(err)
+            return _interrupted(prefix, err)
         except BaseException as err:
             interrupt = find_in_chain(err, KeyboardInterrupt)
             if interrupt is not None:
-                return _interrupted(interrupt)
+                return _interrupted(prefix, interrupt)
             if not _is_reportable(err) or os.environ.get("WAVEFLOW_DEBUG"):
                 raise
             print(f"{prefix}: error: {describe(err)}", file=sys.stderr)
@@ -152,11 +152,11 @@ def _allocation_size(text: str) -> str:
     return f" (an allocation of {value} failed)"
 
 
-def _interrupted(err: KeyboardInterrupt) -> int:
+def _interrupted(prefix: str, err: KeyboardInterrupt) -> int:
     if isinstance(err, Terminated):
-        print("waveflow: terminated", file=sys.stderr)
+        print(f"{prefix}: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
-    print("waveflow: interrupted", file=sys.stderr)
+    print(f"{prefix}: interrupted", file=sys.stderr)
     return 130
 
 

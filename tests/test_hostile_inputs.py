@@ -465,6 +465,20 @@ def test_pesq_below_16_khz_is_skipped_and_the_rest_reported(tmp_path: Path, caps
     assert mel_row.split()[3] == "1"  # n = 1: the pair is reported
 
 
+def test_metrics_without_blocks_are_skipped_above_the_length_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from waveflow.audio.metrics import evaluate_pair
+
+    monkeypatch.setattr(LIMITS, "max_metric_seconds", 1, raising=False)
+    rng = np.random.default_rng(0)
+    ref = 0.3 * rng.standard_normal(2 * RATE)
+    skipped: dict[str, str] = {}
+    scores = evaluate_pair(ref, ref + 0.01, RATE, ["mel", "stoi"], skipped=skipped)
+    assert math.isnan(scores["stoi"]) and math.isfinite(scores["mel_l1"])
+    assert "2 s long, more than --max-metric-seconds 1" in skipped["stoi"]
+
+
 def test_spectral_metrics_run_in_bounded_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     from waveflow.audio.metrics import spectral
 

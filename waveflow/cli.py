@@ -11,12 +11,15 @@ warnings are printed as `waveflow CMD: warning: ...`, one line each
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import importlib
 import pkgutil
 import sys
+from collections.abc import Iterator
 
 from waveflow import __version__, commands
-from waveflow.limits import ENV, LIMITS, load_environment, parse_limit
+from waveflow.limits import ENV, LIMITS, Limits, load_environment, parse_limit
 from waveflow.reporting import run_reporting_errors
 
 
@@ -61,15 +64,27 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     prefix = f"waveflow {args.command}"
+    with _restored(LIMITS):
+        try:
+            load_environment()
+        except ValueError as err:
+            print(f"{prefix}: error: {err}", file=sys.stderr)
+            return 2
+        for name in ENV:
+            if getattr(args, name, None) is not None:
+                setattr(LIMITS, name, getattr(args, name))
+        return run_reporting_errors(prefix, lambda: args.func(args))
+
+
+@contextlib.contextmanager
+def _restored(limits: Limits) -> Iterator[None]:
+    """Put the limits back after the command (main() may be called again in one process)."""
+    saved = dataclasses.replace(limits)
     try:
-        load_environment()
-    except ValueError as err:
-        print(f"{prefix}: error: {err}", file=sys.stderr)
-        return 2
-    for name in ENV:
-        if getattr(args, name, None) is not None:
-            setattr(LIMITS, name, getattr(args, name))
-    return run_reporting_errors(prefix, lambda: args.func(args))
+        yield
+    finally:
+        for field in dataclasses.fields(Limits):
+            setattr(limits, field.name, getattr(saved, field.name))
 
 
 if __name__ == "__main__":

@@ -128,7 +128,10 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def _warning_printer(prefix: str):
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        text = " ".join(str(message).split())
-        print(f"{prefix}: warning: {text}", file=file or sys.stderr)
+        line = f"{prefix}: warning: {' '.join(str(message).split())}"
+        if "tqdm" in sys.modules:  # do not break a progress bar
+            sys.modules["tqdm"].tqdm.write(line, file=file or sys.stderr)
+        else:
+            print(line, file=file or sys.stderr)
 
     return show

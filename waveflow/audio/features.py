@@ -19,6 +19,11 @@ import torch
 
 from waveflow.errors import WaveflowError
 
+#: Largest n_fft (and win_length) and n_mels a mel config may ask for: far above any speech
+#: front end, and small enough that a file's config cannot allocate gigabytes of filter bank.
+MAX_N_FFT = 1 << 16
+MAX_N_MELS = 1024
+
 
 @dataclass(frozen=True)
 class MelConfig:
@@ -38,6 +43,11 @@ class MelConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise WaveflowError(f"mel config: {name} must be a positive integer, got {value!r}")
+        if self.n_fft > MAX_N_FFT or self.n_mels > MAX_N_MELS:
+            raise WaveflowError(
+                f"mel config: n_fft ({self.n_fft}) must be <= {MAX_N_FFT} and n_mels "
+                f"({self.n_mels}) <= {MAX_N_MELS}"
+            )
         if self.win_length > self.n_fft:
             raise WaveflowError(
                 f"mel config: win_length ({self.win_length}) must not exceed n_fft ({self.n_fft})"

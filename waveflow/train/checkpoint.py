@@ -64,12 +64,19 @@ def latest_checkpoint(exp_dir: str | os.PathLike[str]) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
-def prune_checkpoints(exp_dir: str | os.PathLike[str], keep_last: int) -> None:
-    """Delete all but the `keep_last` newest numbered checkpoints (0 keeps all)."""
+def prune_checkpoints(
+    exp_dir: str | os.PathLike[str], keep_last: int, protect: Path | None = None
+) -> None:
+    """Delete all but the `keep_last` newest numbered checkpoints (0 keeps all).
+
+    `protect` (the last checkpoint saved at a finite loss, while the loss is not finite) is
+    never deleted.
+    """
     if keep_last <= 0:
         return
     for path in list_checkpoints(exp_dir)[:-keep_last]:
-        path.unlink(missing_ok=True)
+        if protect is None or path != Path(protect):
+            path.unlink(missing_ok=True)
 
 
 def remove_stale_temp_files(exp_dir: str | os.PathLike[str]) -> list[Path]:

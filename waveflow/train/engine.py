@@ -393,7 +393,9 @@ class Trainer:
         if self.finite:
             self.last_finite_checkpoint = path
         if self.env.is_main:
-            prune_checkpoints(self.exp_dir, self.config.train.keep_last)
+            prune_checkpoints(
+                self.exp_dir, self.config.train.keep_last, self.last_finite_checkpoint
+            )
 
     def _save(self, path: Path) -> None:
         """Write the full training state to `path` (rank 0), with barriers around it."""

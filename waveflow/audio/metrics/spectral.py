@@ -38,21 +38,23 @@ PARALLEL_WAVEGAN_RESOLUTIONS: tuple[StftResolution, ...] = (
 #: Magnitudes are clamped to this value before the logarithm of the log-magnitude distance.
 MAGNITUDE_FLOOR = 1e-7
 
-#: Frames per block of the spectral metrics (a block of 2048-point STFTs is about 70 MB).
-BLOCK_FRAMES = 4096
+#: Frames per block of the spectral metrics (a block of 2048-point STFTs is about 17 MB).
+BLOCK_FRAMES = 1024
 
 
 def frame_blocks(
-    n_samples: int, n_fft: int, hop: int, block_frames: int = BLOCK_FRAMES
+    n_samples: int, n_fft: int, hop: int, block_frames: int | None = None
 ) -> Iterator[tuple[slice, slice]]:
     """Split the centred frames of a signal of `n_samples` into blocks.
 
     Yields ``(samples, frames)``: the frames of a centred, reflect-padded STFT (`center=True`)
     of ``audio[samples]`` selected by ``frames`` are exactly the next frames (at most
-    `block_frames`) of the STFT of the whole signal: the slice reaches ``n_fft // 2`` past
-    them (plus one hop), so padding only touches frames that are dropped, except
-    at the ends of the signal, where it is the same padding as for the whole signal.
+    `block_frames`, default `BLOCK_FRAMES`) of the STFT of the whole signal: the slice
+    reaches ``n_fft // 2`` past them (plus one hop), so padding only touches frames that are
+    dropped, except at the ends of the signal, where it is the same padding as for the whole
+    signal.
     """
+    block_frames = block_frames or BLOCK_FRAMES
     total = n_samples // hop + 1
     margin = (n_fft // 2) // hop + 1
     for first in range(0, total, block_frames):

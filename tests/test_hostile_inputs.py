@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import tracemalloc
 from dataclasses import asdict
 from pathlib import Path
@@ -237,13 +236,11 @@ def test_hostile_input_gives_one_clear_line(
     if command in (S, M, P):
         args += ["--out", str(tmp_path / "out")]
     prefix = ["--max-model-params", "100"] if "limit of 100 " in expected else []
-    start = time.perf_counter()
-    with _unblock_fifos(files):
+    with _unblock_fifos(files):  # a reader that wrongly opened a FIFO would hang here
         try:
             result = main([*prefix, command, *args])
         except SystemExit as exit_info:  # argparse refuses the option
             result = exit_info.code
-    assert time.perf_counter() - start < 20
     err = capsys.readouterr().err
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if ": error: " in line]
@@ -293,12 +290,18 @@ def test_a_fifo_neither_blocks_nor_stops_the_other_files(files: Path, tmp_path: 
 # ------------------------------------------------------------------ the Python loaders
 
 
-def test_a_checkpoint_asking_for_a_huge_model_is_refused_before_building(files: Path) -> None:
+def test_a_checkpoint_asking_for_a_huge_model_is_refused_before_building(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from waveflow.audio.task import WaveGlowTask
+
+    def never(self, cfg):
+        raise AssertionError("the model was built before its size was checked")
+
+    monkeypatch.setattr(WaveGlowTask, "build_model", never)
     for name, message in [("wide.pt", "more than the limit"), ("deep.pt", "20,002 tensors")]:
-        start = time.perf_counter()
         with pytest.raises(WaveflowError, match=message):
             load_model(files / name)
-        assert time.perf_counter() - start < 5
 
 
 def test_the_model_size_limit_is_an_option(files: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -89,6 +89,7 @@ class Task(abc.ABC):
 TASKS: dict[str, str | type[Task]] = {
     "waveglow": "waveflow.audio.task:WaveGlowTask",
     "glow": "waveflow.image.task:GlowTask",
+    "distill": "waveflow.audio.distill:DistillTask",
 }
 
 

@@ -24,16 +24,14 @@ audio sample is ``nll = loss + 0.5 * log(2 pi sigma^2)``; bits per sample are ``
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from waveflow.audio.wavenet import WaveNet, remove_weight_norm
+from waveflow.audio.wavenet import WaveNet, autocast_nets, remove_weight_norm
 from waveflow.bijectors import (
     AffineCoupling,
     Chain,
@@ -107,6 +105,18 @@ class WaveGlowConfig:
         return k > 0 and k % self.n_early_every == 0
 
 
+class MelUpsampler(nn.ConvTranspose1d):
+    """``mel [B, M, F] -> [B, M, length]``: ``ConvTranspose1d(M, M, kernel, stride=hop)`` gives
+    ``(F - 1) * hop + kernel`` samples, trimmed to ``length`` (WaveGlow's conditioning path,
+    shared by the IAF student). Its parameters are NVIDIA's ``upsample.weight``/``bias``."""
+
+    def __init__(self, n_mel_channels: int, hop_length: int, kernel: int) -> None:
+        super().__init__(n_mel_channels, n_mel_channels, kernel, stride=hop_length)
+
+    def forward(self, mel: Tensor, length: int) -> Tensor:  # type: ignore[override]
+        return super().forward(mel)[:, :, :length]
+
+
 def flow_step(channels: int, cond_channels: int, cfg: WaveGlowConfig, keep: str) -> Chain:
     """One WaveGlow flow: ``Chain(InvertibleConv1x1(c), AffineCoupling(c, WaveNet, affine))``."""
     net = WaveNet(channels // 2, cond_channels, cfg.n_layers, cfg.n_channels, cfg.kernel_size)
@@ -158,6 +168,49 @@ def likelihood_metrics(z: Tensor, logdet: Tensor, sigma: float = 1.0) -> dict[st
     return {"nats_per_sample": nats, "bits_per_sample": nats / math.log(2), "nvidia_loss": nvidia}
 
 
+def check_mel(mel: Any, n_mel_channels: int, model: str) -> None:
+    """Raise a WaveflowError (prefixed ``model``) unless ``mel`` is a finite ``[B, M, F >= 1]``."""
+    m = n_mel_channels
+    if not isinstance(mel, Tensor) or not mel.is_floating_point():
+        raise WaveflowError(f"{model}: mel must be a floating-point tensor [B, n_mel, frames]")
+    if mel.dim() != 3:
+        raise WaveflowError(f"{model}: mel must have shape [B, {m}, frames], got {list(mel.shape)}")
+    if mel.shape[1] != m:
+        raise WaveflowError(
+            f"{model}: mel has {mel.shape[1]} channels, the model expects {m} "
+            f"(shape {list(mel.shape)})"
+        )
+    if mel.shape[0] == 0 or mel.shape[2] == 0:
+        raise WaveflowError(f"{model}: mel is empty (shape {list(mel.shape)})")
+    if not torch.isfinite(mel).all():
+        raise WaveflowError(f"{model}: mel contains NaN or infinite values")
+
+
+def check_audio(
+    audio: Any, mel: Tensor, hop: int, group: int, model: str, what: str = "audio"
+) -> None:
+    """Raise a WaveflowError unless ``audio`` is a finite ``[B, T]`` that ``mel`` covers
+    (``T <= F * hop``), ``T`` a positive multiple of ``group``."""
+    if not isinstance(audio, Tensor) or audio.dim() != 2:
+        shape = list(audio.shape) if isinstance(audio, Tensor) else type(audio).__name__
+        raise WaveflowError(f"{model}: {what} must have shape [B, T], got {shape}")
+    if audio.shape[0] != mel.shape[0]:
+        raise WaveflowError(
+            f"{model}: batch sizes differ: {what} {audio.shape[0]}, mel {mel.shape[0]}"
+        )
+    t, frames = audio.shape[1], mel.shape[2]
+    if t == 0 or t % group:
+        raise WaveflowError(
+            f"{model}: {what} length {t} must be a positive multiple of n_group ({group})"
+        )
+    if t > frames * hop:
+        raise WaveflowError(
+            f"{model}: {what} length {t} exceeds frames * hop_length = {frames} * {hop}"
+        )
+    if not torch.isfinite(audio).all():
+        raise WaveflowError(f"{model}: {what} contains NaN or infinite values")
+
+
 class WaveGlow(nn.Module):
     """The WaveGlow vocoder; see the module docstring for the layout and the likelihood.
 
@@ -195,9 +248,7 @@ class WaveGlow(nn.Module):
             alternate_coupling,
         )
         self.config = cfg
-        self.upsample = nn.ConvTranspose1d(
-            n_mel_channels, n_mel_channels, upsample_kernel, stride=hop_length
-        )
+        self.upsample = MelUpsampler(n_mel_channels, hop_length, upsample_kernel)
         self.group = Squeeze(n_group, spatial_dims=1)
         self.flow = Flow(Chain(self.group, build_grouped_flow(cfg), Inverse(self.group)))
 
@@ -228,48 +279,15 @@ class WaveGlow(nn.Module):
     # ------------------------------------------------------------------------------- checks
     def check_mel(self, mel: Any) -> None:
         """Raise a WaveflowError unless ``mel`` is a finite ``[B, n_mel_channels, F >= 1]``."""
-        m = self.config.n_mel_channels
-        if not isinstance(mel, Tensor) or not mel.is_floating_point():
-            raise WaveflowError("WaveGlow: mel must be a floating-point tensor [B, n_mel, frames]")
-        if mel.dim() != 3:
-            raise WaveflowError(
-                f"WaveGlow: mel must have shape [B, {m}, frames], got {list(mel.shape)}"
-            )
-        if mel.shape[1] != m:
-            raise WaveflowError(
-                f"WaveGlow: mel has {mel.shape[1]} channels, the model expects {m} "
-                f"(shape {list(mel.shape)})"
-            )
-        if mel.shape[0] == 0 or mel.shape[2] == 0:
-            raise WaveflowError(f"WaveGlow: mel is empty (shape {list(mel.shape)})")
-        if not torch.isfinite(mel).all():
-            raise WaveflowError("WaveGlow: mel contains NaN or infinite values")
+        check_mel(mel, self.config.n_mel_channels, "WaveGlow")
 
     def _check_audio(self, audio: Any, mel: Tensor, what: str = "audio") -> None:
-        g, hop = self.config.n_group, self.config.hop_length
-        if not isinstance(audio, Tensor) or audio.dim() != 2:
-            shape = list(audio.shape) if isinstance(audio, Tensor) else type(audio).__name__
-            raise WaveflowError(f"WaveGlow: {what} must have shape [B, T], got {shape}")
-        if audio.shape[0] != mel.shape[0]:
-            raise WaveflowError(
-                f"WaveGlow: batch sizes differ: {what} {audio.shape[0]}, mel {mel.shape[0]}"
-            )
-        t, frames = audio.shape[1], mel.shape[2]
-        if t == 0 or t % g:
-            raise WaveflowError(
-                f"WaveGlow: {what} length {t} must be a positive multiple of n_group ({g})"
-            )
-        if t > frames * hop:
-            raise WaveflowError(
-                f"WaveGlow: {what} length {t} exceeds frames * hop_length = {frames} * {hop}"
-            )
-        if not torch.isfinite(audio).all():
-            raise WaveflowError(f"WaveGlow: {what} contains NaN or infinite values")
+        check_audio(audio, mel, self.config.hop_length, self.config.n_group, "WaveGlow", what)
 
     # ----------------------------------------------------------------------------- the flow
     def condition(self, mel: Tensor, length: int) -> Tensor:
         """Upsample ``mel [B, M, F]`` to ``length`` samples and group: ``[B, M*g, length/g]``."""
-        upsampled = self.upsample(mel)[:, :, :length]
+        upsampled = self.upsample(mel, length)
         return self.group(upsampled)[0]
 
     def forward(self, audio: Tensor, mel: Tensor) -> tuple[Tensor, Tensor]:
@@ -299,17 +317,6 @@ class WaveGlow(nn.Module):
         return likelihood_metrics(z, logdet, sigma)
 
     # ---------------------------------------------------------------------------- synthesis
-    @contextlib.contextmanager
-    def _nets_autocast(self, dtype: torch.dtype | None) -> Iterator[None]:
-        nets = [module for module in self.modules() if isinstance(module, WaveNet)]
-        for net in nets:
-            net.autocast_dtype = dtype
-        try:
-            yield
-        finally:
-            for net in nets:
-                net.autocast_dtype = None
-
     @torch.no_grad()
     def infer(
         self,
@@ -340,6 +347,6 @@ class WaveGlow(nn.Module):
         low_precision = dtype is not None and dtype not in (torch.float32, torch.float64)
         with torch.autocast(weight.device.type, dtype=dtype, enabled=low_precision):
             cond = self.condition(mel, length)
-        with self._nets_autocast(dtype if low_precision else None):
+        with autocast_nets(self, dtype if low_precision else None):
             audio = self.flow.inverse(z, cond)[0]
         return audio.squeeze(1)

@@ -23,6 +23,7 @@ output channel); :func:`remove_weight_norm` folds it into plain weights for infe
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import torch
@@ -111,6 +112,19 @@ class WaveNet(nn.Module):
                 res_skip = res_skip[:, n:]
             skip = res_skip if skip is None else skip + res_skip
         return self.end(skip)
+
+
+@contextlib.contextmanager
+def autocast_nets(module: nn.Module, dtype: torch.dtype | None) -> Iterator[None]:
+    """Run every :class:`WaveNet` under ``module`` with ``autocast_dtype = dtype`` (None: off)."""
+    nets = [sub for sub in module.modules() if isinstance(sub, WaveNet)]
+    for net in nets:
+        net.autocast_dtype = dtype
+    try:
+        yield
+    finally:
+        for net in nets:
+            net.autocast_dtype = None
 
 
 def weight_normed_modules(module: nn.Module) -> Iterator[nn.Module]:

@@ -218,3 +218,14 @@ def test_missing_or_wrong_teacher_is_named(tmp_path, teacher_checkpoint, tiny_lj
         DistillTask().build_datasets(
             distill_data(tiny_ljspeech, teacher_checkpoint, segment_length=1020), STUDENT
         )
+
+
+def test_cli_names_the_differing_front_end_option_in_one_line(
+    tmp_path, teacher_checkpoint, tiny_ljspeech, capsys
+) -> None:
+    path = distill_yaml(tmp_path, tiny_ljspeech, teacher_checkpoint)
+    assert main(["train", "--config", str(path), "data.mel.fmin=50.0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("waveflow train: error: data.mel.fmin is 50.0 but the teacher")
+    assert err.count("\n") == 1
+    assert not (tmp_path / "exp" / "best.pt").exists()

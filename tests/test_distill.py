@@ -170,7 +170,9 @@ def test_distill_through_the_python_api(tmp_path, teacher_checkpoint, tiny_ljspe
     assert student.infer(torch.zeros(1, N_MELS, 2)).shape == (1, 512)
 
 
-def test_distill_from_the_cli_then_synthesize(tmp_path, teacher_checkpoint, tiny_ljspeech) -> None:
+def test_distill_from_the_cli_then_synthesize(
+    tmp_path, teacher_checkpoint, tiny_ljspeech, capsys
+) -> None:
     path = distill_yaml(tmp_path, tiny_ljspeech, "missing.pt")
     exp = tmp_path / "exp"
     assert main(["train", "--config", str(path), f"data.teacher={teacher_checkpoint}"]) == 0
@@ -182,6 +184,10 @@ def test_distill_from_the_cli_then_synthesize(tmp_path, teacher_checkpoint, tiny
         main(["synthesize", "--checkpoint", str(exp / "best.pt"), str(mel), "--out", str(out)]) == 0
     )
     assert soundfile.info(out / "clip.wav").frames == 3 * 256
+    evaluate = ["evaluate", "--ref", str(out), "--checkpoint", str(exp / "best.pt")]
+    assert main(evaluate) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("waveflow evaluate: error:") and "is an IAF student" in err
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -84,10 +84,6 @@ class IAFStudent(nn.Module):
             )
         )
 
-    @classmethod
-    def from_config(cls, cfg: IAFStudentConfig) -> IAFStudent:
-        return cls(cfg)
-
     def remove_weight_norm(self) -> IAFStudent:
         """Fold weight norm into plain weights (same function, faster inference); in place."""
         remove_weight_norm(self)

@@ -146,6 +146,11 @@ class DistillTask(WaveGlowTask):
                 f"data.power_loss_weight must be >= 0, got {data_cfg.power_loss_weight}"
             )
         self.teacher = load_teacher(data_cfg)
+        if data_cfg.segment_length < data_cfg.mel.n_fft:
+            raise WaveflowError(
+                f"data.segment_length ({data_cfg.segment_length}) must be >= data.mel.n_fft "
+                f"({data_cfg.mel.n_fft}) for the power loss's STFT"
+            )
         self.mel_config = data_cfg.mel
         self.power_weight = data_cfg.power_loss_weight
         return super().build_datasets(data_cfg, model_cfg)

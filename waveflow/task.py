@@ -146,6 +146,7 @@ def check_same_config(
 TASKS: dict[str, str | type[Task]] = {
     "waveglow": "waveflow.audio.task:WaveGlowTask",
     "glow": "waveflow.image.task:GlowTask",
+    "distill": "waveflow.audio.distill:DistillTask",
 }
 
 

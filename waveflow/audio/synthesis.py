@@ -1,8 +1,9 @@
 """Batch synthesis shared by ``waveflow synthesize`` and ``waveflow copy-synthesis``.
 
-* :func:`load_vocoder`: a native waveflow checkpoint (``task: waveglow``) or an NVIDIA one
-  (auto-detected) -> ``(WaveGlow in eval mode, the mel front end it expects)``; the default
-  vocoder shipped in the package is :func:`waveflow.audio.pretrained.load_default`.
+* :func:`load_vocoder`: a native waveflow checkpoint (``task: waveglow``, or ``task: distill``
+  for an IAF student) or an NVIDIA one (auto-detected) -> ``(model in eval mode, the mel front
+  end it expects)``; the default vocoder shipped in the package is
+  :func:`waveflow.audio.pretrained.load_default`.
 * :func:`read_mel`: a ``.npy``/``.pt`` file holding ``[n_mels, F]`` (Tacotron2 layout) or
   ``[1, n_mels, F]`` -> float32 ``[n_mels, F]``, with one-line errors.
 * :func:`synthesize_to_files`: batches of mels -> 16-bit WAVs of ``F * hop_length`` samples
@@ -24,18 +25,24 @@ import torch
 from torch import Tensor
 
 from waveflow.audio.features import MelConfig, check_log_mel
+from waveflow.audio.student import IAFStudent
 from waveflow.audio.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 
 MEL_SUFFIXES = (".npy", ".pt")
+VOCODER_TASKS = ("waveglow", "distill")
+Vocoder = WaveGlow | IAFStudent  # anything with infer(mel, sigma, generator, dtype) and .config
+
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[WaveGlow, MelConfig]:
-    """Load a native or NVIDIA WaveGlow checkpoint; returns ``(model, mel front end)``.
+def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Vocoder, MelConfig]:
+    """Load a vocoder checkpoint; returns ``(model in eval mode, mel front end)``.
 
-    A native checkpoint brings the mel settings it was trained with (its ``data:`` section);
-    an NVIDIA one gets the Tacotron2 defaults with the model's hop and mel channel count.
+    Native checkpoints of ``task: waveglow`` (WaveGlow) and ``task: distill`` (an IAF student,
+    :class:`~waveflow.audio.student.IAFStudent`) bring the mel settings they were trained with
+    (their ``data:`` section); an NVIDIA WaveGlow checkpoint (auto-detected) gets the Tacotron2
+    defaults with the model's hop and mel channel count.
     """
     from waveflow.audio.nvidia import load_nvidia_waveglow
     from waveflow.checkpoint import load_checkpoint
@@ -55,14 +62,17 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Wa
 
 def vocoder_from_checkpoint(
     ckpt: dict, path: str | os.PathLike[str], device: torch.device
-) -> tuple[WaveGlow, MelConfig]:
-    """``(WaveGlow in eval mode, mel front end)`` of a native checkpoint read by
+) -> tuple[Vocoder, MelConfig]:
+    """``(model in eval mode, mel front end)`` of a native vocoder checkpoint read by
     ``waveflow.checkpoint.load_checkpoint`` (a model of another task is an error)."""
     from waveflow.checkpoint import model_from_checkpoint
     from waveflow.config import from_dict
 
-    if ckpt["task"] != "waveglow":
-        raise WaveflowError(f"{path} holds a {ckpt['task']!r} model, not a WaveGlow vocoder")
+    if ckpt["task"] not in VOCODER_TASKS:
+        raise WaveflowError(
+            f"{path} holds a {ckpt['task']!r} model, not a vocoder "
+            f"(tasks: {', '.join(VOCODER_TASKS)})"
+        )
     model = model_from_checkpoint(ckpt, path)
     mel = (ckpt["config"].get("data") or {}).get("mel") or {
         "hop_length": model.config.hop_length,
@@ -143,7 +153,7 @@ class SynthesisSettings:
 
 
 def synthesize_to_files(
-    model: WaveGlow,
+    model: Vocoder,
     jobs: list[SynthesisJob],
     sample_rate: int,
     settings: SynthesisSettings,

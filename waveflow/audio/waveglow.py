@@ -38,10 +38,8 @@ its log-det is part of ``logdet``).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
@@ -50,7 +48,7 @@ from torch import Tensor, nn
 
 from waveflow.audio.conditioning import InterpolatingUpsampler, TransposedUpsampler
 from waveflow.audio.prior_net import PriorNet
-from waveflow.audio.wavenet import WaveNet, remove_weight_norm
+from waveflow.audio.wavenet import WaveNet, autocast_nets, remove_weight_norm
 from waveflow.bijectors import (
     ActNorm,
     AffineCoupling,
@@ -276,6 +274,50 @@ def likelihood_metrics(z: Tensor, logdet: Tensor, sigma: float = 1.0) -> dict[st
     return {"nats_per_sample": nats, "bits_per_sample": nats / math.log(2), "nvidia_loss": nvidia}
 
 
+def check_mel(mel: Any, n_mel_channels: int, model: str) -> None:
+    """Raise a WaveflowError (prefixed ``model``) unless ``mel`` is a finite ``[B, M, F >= 1]``."""
+    m = n_mel_channels
+    if not isinstance(mel, Tensor) or not mel.is_floating_point():
+        raise WaveflowError(f"{model}: mel must be a floating-point tensor [B, n_mel, frames]")
+    if mel.dim() != 3:
+        raise WaveflowError(f"{model}: mel must have shape [B, {m}, frames], got {list(mel.shape)}")
+    if mel.shape[1] != m:
+        raise WaveflowError(
+            f"{model}: mel has {mel.shape[1]} channels, the model expects {m} "
+            f"(shape {list(mel.shape)})"
+        )
+    if mel.shape[0] == 0 or mel.shape[2] == 0:
+        raise WaveflowError(f"{model}: mel is empty (shape {list(mel.shape)})")
+    if not torch.isfinite(mel).all():
+        raise WaveflowError(f"{model}: mel contains NaN or infinite values")
+
+
+def check_audio(
+    audio: Any, mel: Tensor, hop: int, group: int, model: str, what: str = "audio"
+) -> None:
+    """Raise a WaveflowError unless ``audio`` is a finite ``[B, T]`` that ``mel`` covers
+    (``T <= F * hop``), ``T`` a positive multiple of ``group``."""
+    if not isinstance(audio, Tensor) or audio.dim() != 2:
+        shape = list(audio.shape) if isinstance(audio, Tensor) else type(audio).__name__
+        raise WaveflowError(f"{model}: {what} must have shape [B, T], got {shape}")
+    if audio.shape[0] != mel.shape[0]:
+        raise WaveflowError(
+            f"{model}: batch sizes differ: {what} {audio.shape[0]}, mel {mel.shape[0]}"
+        )
+    t, frames = audio.shape[1], mel.shape[2]
+    if t == 0 or t % group:
+        raise WaveflowError(
+            f"{model}: {what} length {t} must be a positive multiple of n_group ({group})"
+        )
+    if t > frames * hop:
+        raise WaveflowError(
+            f"{model}: {what} length {t} exceeds frames * hop_length = {frames} * {hop}"
+        )
+    if not torch.isfinite(audio).all():
+        raise WaveflowError(f"{model}: {what} contains NaN or infinite values")
+
+
+
 class WaveGlow(nn.Module):
     """The WaveGlow vocoder; see the module docstring for the layout and the likelihood.
 
@@ -355,43 +397,10 @@ class WaveGlow(nn.Module):
     # ------------------------------------------------------------------------------- checks
     def check_mel(self, mel: Any) -> None:
         """Raise a WaveflowError unless ``mel`` is a finite ``[B, n_mel_channels, F >= 1]``."""
-        m = self.config.n_mel_channels
-        if not isinstance(mel, Tensor) or not mel.is_floating_point():
-            raise WaveflowError("WaveGlow: mel must be a floating-point tensor [B, n_mel, frames]")
-        if mel.dim() != 3:
-            raise WaveflowError(
-                f"WaveGlow: mel must have shape [B, {m}, frames], got {list(mel.shape)}"
-            )
-        if mel.shape[1] != m:
-            raise WaveflowError(
-                f"WaveGlow: mel has {mel.shape[1]} channels, the model expects {m} "
-                f"(shape {list(mel.shape)})"
-            )
-        if mel.shape[0] == 0 or mel.shape[2] == 0:
-            raise WaveflowError(f"WaveGlow: mel is empty (shape {list(mel.shape)})")
-        if not torch.isfinite(mel).all():
-            raise WaveflowError("WaveGlow: mel contains NaN or infinite values")
+        check_mel(mel, self.config.n_mel_channels, "WaveGlow")
 
     def _check_audio(self, audio: Any, mel: Tensor, what: str = "audio") -> None:
-        g, hop = self.config.n_group, self.config.hop_length
-        if not isinstance(audio, Tensor) or audio.dim() != 2:
-            shape = list(audio.shape) if isinstance(audio, Tensor) else type(audio).__name__
-            raise WaveflowError(f"WaveGlow: {what} must have shape [B, T], got {shape}")
-        if audio.shape[0] != mel.shape[0]:
-            raise WaveflowError(
-                f"WaveGlow: batch sizes differ: {what} {audio.shape[0]}, mel {mel.shape[0]}"
-            )
-        t, frames = audio.shape[1], mel.shape[2]
-        if t == 0 or t % g:
-            raise WaveflowError(
-                f"WaveGlow: {what} length {t} must be a positive multiple of n_group ({g})"
-            )
-        if t > frames * hop:
-            raise WaveflowError(
-                f"WaveGlow: {what} length {t} exceeds frames * hop_length = {frames} * {hop}"
-            )
-        if not torch.isfinite(audio).all():
-            raise WaveflowError(f"WaveGlow: {what} contains NaN or infinite values")
+        check_audio(audio, mel, self.config.hop_length, self.config.n_group, "WaveGlow", what)
 
     # ----------------------------------------------------------------------------- the flow
     def condition(self, mel: Tensor, length: int) -> Tensor:
@@ -433,17 +442,6 @@ class WaveGlow(nn.Module):
         return likelihood_metrics(z, logdet, sigma)
 
     # ---------------------------------------------------------------------------- synthesis
-    @contextlib.contextmanager
-    def _nets_autocast(self, dtype: torch.dtype | None) -> Iterator[None]:
-        nets = [module for module in self.modules() if isinstance(module, WaveNet)]
-        for net in nets:
-            net.autocast_dtype = dtype
-        try:
-            yield
-        finally:
-            for net in nets:
-                net.autocast_dtype = None
-
     def low_precision(self, dtype: torch.dtype | None) -> torch.dtype | None:
         """``dtype`` if it asks for bf16/fp16 autocast in synthesis, else None (full precision)."""
         return dtype if dtype is not None and dtype not in (torch.float32, torch.float64) else None
@@ -460,7 +458,7 @@ class WaveGlow(nn.Module):
         ``dtype`` bf16/fp16 runs the coupling networks under autocast; latents, affine maps and
         1x1-conv inverses stay in the model's precision.
         """
-        with self._nets_autocast(self.low_precision(dtype)):
+        with autocast_nets(self, self.low_precision(dtype)):
             return self.flow.inverse(z.unsqueeze(1), cond)[0].squeeze(1)
 
     @torch.no_grad()

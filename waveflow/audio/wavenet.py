@@ -1,4 +1,4 @@
-"""WaveGlow's coupling network: a non-causal WaveNet-like stack conditioned on the mel.
+"""WaveGlow's coupling network: a WaveNet-like stack conditioned on the mel (optionally causal).
 
 ``WaveNet(n_in, n_cond, n_layers, n_channels, kernel_size, separable=False)`` maps the kept
 half of the grouped audio ``x [B, n_in, T']`` and the grouped mel ``cond [B, n_cond, T']`` to
@@ -27,6 +27,7 @@ output channel); :func:`remove_weight_norm` folds it into plain weights for infe
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import torch
@@ -36,22 +37,32 @@ from torch.nn.utils.parametrizations import weight_norm
 
 
 def weight_normed_conv(
-    in_channels: int, out_channels: int, kernel_size: int = 1, dilation: int = 1, groups: int = 1
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int = 1,
+    dilation: int = 1,
+    groups: int = 1,
+    causal: bool = False,
 ) -> nn.Conv1d:
-    """A ``Conv1d`` with "same" padding (odd kernel) and a weight-norm parametrisation."""
-    padding = dilation * (kernel_size - 1) // 2
+    """A weight-normed ``Conv1d`` with "same" padding (odd kernel), or, ``causal``, padding
+    ``dilation * (kernel_size - 1)`` on both ends, so that its first ``T`` outputs are causal."""
+    padding = dilation * (kernel_size - 1) // (1 if causal else 2)
     conv = nn.Conv1d(
         in_channels, out_channels, kernel_size, dilation=dilation, padding=padding, groups=groups
     )
     return weight_norm(conv, name="weight")
 
 
-def dilated_layer(n_channels: int, kernel_size: int, dilation: int, separable: bool) -> nn.Module:
+def dilated_layer(
+    n_channels: int, kernel_size: int, dilation: int, separable: bool, causal: bool = False
+) -> nn.Module:
     """The dilated conv ``n_channels -> 2 n_channels`` of one layer, dense or separable."""
     if not separable:
-        return weight_normed_conv(n_channels, 2 * n_channels, kernel_size, dilation)
+        return weight_normed_conv(n_channels, 2 * n_channels, kernel_size, dilation, causal=causal)
     return nn.Sequential(
-        weight_normed_conv(n_channels, n_channels, kernel_size, dilation, groups=n_channels),
+        weight_normed_conv(
+            n_channels, n_channels, kernel_size, dilation, groups=n_channels, causal=causal
+        ),
         weight_normed_conv(n_channels, 2 * n_channels),
     )
 
@@ -59,6 +70,11 @@ def dilated_layer(n_channels: int, kernel_size: int, dilation: int, separable: b
 class WaveNet(nn.Module):
     """``net(x [B, n_in, T'], cond [B, n_cond, T']) -> [B, 2 n_in, T']``; see the module doc.
 
+    ``receptive_field()`` is the reach on each side of an output (see there). ``causal=True``
+    trims the right end of every dilated convolution, so that the output at ``t`` sees only the
+    inputs ``t - causal_window + 1 .. t``: the network of an autoregressive flow
+    (:class:`waveflow.bijectors.AutoregressiveAffine`, which reads ``causal_window``), with the
+    same layer names.
     ``autocast_dtype`` (``None`` by default) makes the network run under
     ``torch.autocast(device, autocast_dtype)`` and return float32, so that a caller can run the
     heavy convolutions in bf16/fp16 while the flow's affine maps and 1x1 convs stay in fp32.
@@ -72,6 +88,7 @@ class WaveNet(nn.Module):
         n_channels: int,
         kernel_size: int,
         separable: bool = False,
+        causal: bool = False,
     ) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
@@ -82,12 +99,14 @@ class WaveNet(nn.Module):
         self.start = weight_normed_conv(n_in, n_channels)
         self.cond_layer = weight_normed_conv(n_cond, 2 * n_channels * n_layers)
         self.in_layers = nn.ModuleList(
-            dilated_layer(n_channels, kernel_size, 2**i, separable) for i in range(n_layers)
+            dilated_layer(n_channels, kernel_size, 2**i, separable, causal)
+            for i in range(n_layers)
         )
         self.res_skip_layers = nn.ModuleList(
             weight_normed_conv(n_channels, 2 * n_channels if i < n_layers - 1 else n_channels)
             for i in range(n_layers)
         )
+        self.causal_window = 1 + (kernel_size - 1) * (2**n_layers - 1) if causal else None
         self.end = nn.Conv1d(n_channels, 2 * n_in, 1)
         nn.init.zeros_(self.end.weight)
         nn.init.zeros_(self.end.bias)
@@ -123,7 +142,7 @@ class WaveNet(nn.Module):
         for i, (in_layer, res_skip_layer) in enumerate(
             zip(self.in_layers, self.res_skip_layers, strict=True)
         ):
-            pre = in_layer(h) + cond_all[:, 2 * n * i : 2 * n * (i + 1)]
+            pre = in_layer(h)[:, :, : h.shape[2]] + cond_all[:, 2 * n * i : 2 * n * (i + 1)]
             acts = torch.tanh(pre[:, :n]) * torch.sigmoid(pre[:, n:])
             res_skip = res_skip_layer(acts)
             if i < self.n_layers - 1:
@@ -131,6 +150,19 @@ class WaveNet(nn.Module):
                 res_skip = res_skip[:, n:]
             skip = res_skip if skip is None else skip + res_skip
         return self.end(skip)
+
+
+@contextlib.contextmanager
+def autocast_nets(module: nn.Module, dtype: torch.dtype | None) -> Iterator[None]:
+    """Run every :class:`WaveNet` under ``module`` with ``autocast_dtype = dtype`` (None: off)."""
+    nets = [sub for sub in module.modules() if isinstance(sub, WaveNet)]
+    for net in nets:
+        net.autocast_dtype = dtype
+    try:
+        yield
+    finally:
+        for net in nets:
+            net.autocast_dtype = None
 
 
 def weight_normed_modules(module: nn.Module) -> Iterator[nn.Module]:

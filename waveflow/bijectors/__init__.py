@@ -6,6 +6,7 @@ log|det d(out)/d(in)| per sample ``[B]``, the channel dim is 1 and any trailing 
 """
 
 from waveflow.bijectors.actnorm import ActNorm
+from waveflow.bijectors.autoregressive import AutoregressiveAffine
 from waveflow.bijectors.base import Bijector
 from waveflow.bijectors.chain import Chain, Inverse
 from waveflow.bijectors.conv1x1 import InvertibleConv1x1
@@ -20,6 +21,7 @@ from waveflow.bijectors.squeeze import Squeeze
 __all__ = [
     "ActNorm",
     "AffineCoupling",
+    "AutoregressiveAffine",
     "Bijector",
     "Chain",
     "Flow",

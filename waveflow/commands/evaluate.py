@@ -151,11 +151,18 @@ def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     from waveflow.audio.io import collect_files
     from waveflow.audio.likelihood import held_out_nll
     from waveflow.audio.synthesis import load_vocoder
+    from waveflow.audio.waveglow import WaveGlow
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
 
     device = resolve_device(args.device)
     model, mel_config = load_vocoder(args.checkpoint, device)
+    if not isinstance(model, WaveGlow):
+        raise WaveflowError(
+            f"{args.checkpoint} is an IAF student (task: distill): its exact NLL runs one "
+            "network call per audio sample and is not computed here; score its synthesis "
+            "with --gen"
+        )
     chunk_size(model, args.chunk_samples)  # a bad --chunk-samples fails before reading audio
     files, errors = collect_files([args.ref])
     if errors or not files:

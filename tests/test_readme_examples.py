@@ -19,18 +19,18 @@ def test_readme_has_python_examples():
 def check_results(namespace: dict) -> int:
     """Assert the properties an example's results must have; returns how many were checked.
 
-    Every tensor it leaves must be finite; a round trip (``back`` of ``audio``/``x``) must
-    reproduce its input; a log-likelihood ``log_p`` has one value per batch item.
+    Every tensor it leaves must be finite; a round trip (``back`` of ``audio``, ``x_back`` of
+    ``x``) must reproduce its input; a log-likelihood ``log_p`` has one value per batch item.
     """
     tensors = {k: v for k, v in namespace.items() if isinstance(v, torch.Tensor)}
     for name, value in tensors.items():
         assert torch.isfinite(value).all(), f"README example left a non-finite {name!r}"
     checked = len(tensors)
-    if "back" in tensors:
-        source = tensors.get("audio", tensors.get("x"))
-        assert source is not None, "a README round trip must name its input audio or x"
-        torch.testing.assert_close(tensors["back"], source, atol=1e-4, rtol=1e-4)
-        checked += 1
+    for back, source in (("back", "audio"), ("x_back", "x")):
+        if back in tensors:
+            assert source in tensors, f"a README round trip {back!r} must name its input {source!r}"
+            torch.testing.assert_close(tensors[back], tensors[source], atol=1e-4, rtol=1e-4)
+            checked += 1
     if "log_p" in tensors and "audio" in tensors:
         assert tensors["log_p"].shape == (tensors["audio"].shape[0],)
         checked += 1

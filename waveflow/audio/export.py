@@ -102,16 +102,22 @@ def check_options(fmt: str, out: str | os.PathLike[str], frames: int | None, ops
         raise WaveflowError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if frames is not None and frames < 1:
         raise WaveflowError(f"--frames must be a positive number of mel frames, got {frames}")
-    if fmt == "onnx" and not MIN_OPSET <= opset <= MAX_OPSET:
-        raise WaveflowError(
-            f"--opset {opset} is not supported: choose an ONNX opset from {MIN_OPSET} to "
-            f"{MAX_OPSET} (default {DEFAULT_OPSET})"
-        )
+    if fmt == "onnx":
+        check_opset(opset)
     target = Path(out)
     if target.is_dir():
         raise WaveflowError(f"output {target} is a folder; give a file name")
     if not target.parent.is_dir():
         raise WaveflowError(f"output folder {target.parent} does not exist (output {target})")
+
+
+def check_opset(opset: int) -> None:
+    """A one-line WaveflowError unless ``opset`` is in ``MIN_OPSET..MAX_OPSET``."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise WaveflowError(
+            f"--opset {opset} is not supported: choose an ONNX opset from {MIN_OPSET} to "
+            f"{MAX_OPSET} (default {DEFAULT_OPSET})"
+        )
 
 
 def metadata(inference: VocoderInference, frames: int | None, **extra: Any) -> dict[str, Any]:
@@ -154,6 +160,7 @@ def export_onnx(
     info: dict[str, Any] | None = None,
 ) -> bytes:
     """The ONNX model bytes, checked by ``onnx.checker`` and verified in onnxruntime."""
+    check_opset(opset)
     onnx, _ = _onnx_modules()
     axes: dict[str, dict[int, str]] = {name: {0: "batch"} for name in INPUT_NAMES + OUTPUT_NAMES}
     if frames is None:

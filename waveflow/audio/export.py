@@ -39,7 +39,6 @@ from waveflow.bijectors import InvertibleConv1x1
 from waveflow.errors import WaveflowError
 
 FORMATS = ("torchscript", "onnx")
-SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx"}
 # torch.onnx's TorchScript-based exporter (dynamo=False) supports opsets up to 20; below 13
 # Slice/Unsqueeze/Split take attributes instead of inputs and nothing here is tested there.
 MIN_OPSET, MAX_OPSET, DEFAULT_OPSET = 13, 20, 17
@@ -139,17 +138,18 @@ def metadata(inference: VocoderInference, frames: int | None, **extra: Any) -> d
 def export_torchscript(
     inference: VocoderInference, frames: int | None = None, info: dict[str, Any] | None = None
 ) -> bytes:
-    """The traced module as the bytes of a ``torch.jit.save`` file (metadata as an extra file)."""
+    """The bytes of a ``torch.jit.save`` file of the traced module, reloaded and verified."""
     with torch.no_grad(), _quiet_tracing():
         traced = torch.jit.trace(
             inference, inference.example_inputs(1, frames or TRACE_FRAMES), check_trace=False
         )
-    with torch.no_grad():
-        _verify(inference, traced, frames, "TorchScript")
     buffer = io.BytesIO()
     extra = {METADATA_FILE: json.dumps(info or metadata(inference, frames))}
     with _quiet_tracing():
         torch.jit.save(traced, buffer, _extra_files=extra)
+        loaded = torch.jit.load(io.BytesIO(buffer.getvalue()))
+    with torch.no_grad():
+        _verify(inference, loaded, frames, "TorchScript")
     return buffer.getvalue()
 
 

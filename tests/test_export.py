@@ -37,6 +37,7 @@ CONFIGS = {
     ),
 }  # fmt: skip
 SIGMA = 0.6
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 
 
 def make_vocoder(config: dict, seed: int = 0) -> WaveGlow:

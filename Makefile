@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,eval]'
+	$(BIN)/python -m pip install -q -e '.[dev,eval,export]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -86,6 +86,25 @@ def test_train_and_glow_accumulate_in_one_file(tmp_path: Path) -> None:
         assert r["images_per_s"] == pytest.approx(r["batch_size"] / r["timing"]["median_s"])
 
 
+def test_export_quick_json(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    section = run_quick("export", tmp_path / "b.json", "--runs", "3")
+    check_section(section)
+    (r,) = section["results"]
+    assert r["frames"] == 9 and r["output_samples"] == 9 * 256  # 0.1 s of the tiny preset
+    assert list(r["backends"]) == ["eager", "torchscript", "onnxruntime"]
+    for name, b in r["backends"].items():
+        assert b["timing"]["runs"] == 3 == len(b["seconds"])
+        assert b["khz"] == pytest.approx(r["output_samples"] / b["timing"]["median_s"] / 1000)
+        eager = r["backends"]["eager"]["seconds"]
+        ratios = [e / s for e, s in zip(eager, b["seconds"], strict=True)]
+        assert b["speedup_vs_eager"] == pytest.approx(sorted(ratios)[1]), name
+        assert b["max_abs_diff_vs_eager"] < 1e-4
+    assert r["backends"]["eager"]["speedup_vs_eager"] == 1.0
+    assert positive(r["export_seconds"]) and positive(r["onnx_bytes"])
+
+
 def test_floor_quick_json(tmp_path: Path) -> None:
     section = run_quick("floor", tmp_path / "b.json")
     check_section(section)

@@ -1,10 +1,12 @@
-"""Benchmarks of waveflow: WaveGlow synthesis and training, Glow, and the compute floor.
+"""Benchmarks of waveflow: WaveGlow synthesis, export and training, Glow, the compute floor.
 
 Usage (see ``--help`` of each command)::
 
     python tools/benchmark.py synth [--config published|small|FILE.yaml] [--device cpu|cuda]
         [--dtype fp32|bf16|fp16] [--batch-size 1] [--seconds 1,10] [--runs 5 --warmup 2]
         [--json OUT] [--quick]
+    python tools/benchmark.py export [--config published|small|tiny|FILE.yaml] [--seconds 1]
+        [--batch-size 1] [--opset 17] [--threads N] ...   (CPU: eager vs TorchScript vs ONNX)
     python tools/benchmark.py train [--batch-size 12 --segment-length 16000] ...
     python tools/benchmark.py glow [--image-size 32 --channels 3 --levels 3 --steps 32
         --hidden 512] ...

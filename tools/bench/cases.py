@@ -4,15 +4,18 @@ Every case builds its own model and inputs, so it can run alone in a fresh subpr
 :mod:`bench.isolation`) and its peak memory is its own. Timings are wall-clock seconds per
 call after ``spec["warmup"]`` untimed calls, summarised by :func:`bench.stats.summarize`.
 
-Cases: ``synth`` (WaveGlow ``infer``), ``train`` (one WaveGlow optimizer step), ``glow_train``
-(one Glow optimizer step), ``glow_sample`` (Glow sampling) and ``matmul`` (the device's dense
-matmul rate).
+Cases: ``synth`` (WaveGlow ``infer``), ``export`` (the exported vocoder in eager PyTorch,
+TorchScript and onnxruntime, alternating), ``train`` (one WaveGlow optimizer step),
+``glow_train`` (one Glow optimizer step), ``glow_sample`` (Glow sampling) and ``matmul`` (the
+device's dense matmul rate).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import statistics
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -90,6 +93,87 @@ def synth_case(spec: dict[str, Any]) -> dict[str, Any]:
         "x_realtime": samples / spec["sample_rate"] / median,
         "latency_s": median,
     }
+
+
+EXPORT_BACKENDS = ("eager", "torchscript", "onnxruntime")
+
+
+def export_case(spec: dict[str, Any]) -> dict[str, Any]:
+    """The exported vocoder (``mel, z -> audio``, weight norm folded) on the CPU in eager
+    PyTorch, TorchScript (``torch.jit.load`` of the exported file) and onnxruntime.
+
+    After ``warmup`` untimed calls of each, every timed round calls the three backends once on
+    the same inputs, the order rotating per round, so that load changes hit all of them; the
+    speed-up of a backend is the median over rounds of ``eager seconds / backend seconds``.
+    """
+    import io
+
+    from waveflow.audio.export import (
+        VocoderInference,
+        export_onnx,
+        export_torchscript,
+        onnxruntime_runner,
+    )
+    from waveflow.audio.waveglow import WaveGlow
+
+    if spec["device"] != "cpu" or spec["dtype"] != "fp32":
+        raise ValueError("the export benchmark runs on the CPU in fp32 (--device cpu --dtype fp32)")
+    torch.manual_seed(0)
+    inference = VocoderInference(WaveGlow(**spec["model"]))
+    started = time.perf_counter()
+    scripted = torch.jit.load(io.BytesIO(export_torchscript(inference)))
+    onnx_bytes = export_onnx(inference, opset=spec["opset"])
+    export_seconds = time.perf_counter() - started
+    runners = {
+        "eager": inference,
+        "torchscript": scripted,
+        "onnxruntime": onnxruntime_runner(onnx_bytes, threads=torch.get_num_threads()),
+    }
+    mel, z = inference.example_inputs(spec["batch_size"], spec["frames"])
+    outputs: dict[str, torch.Tensor] = {}
+
+    def call(name: str) -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            outputs[name] = runners[name](mel, z)
+        return time.perf_counter() - start
+
+    for name in EXPORT_BACKENDS:
+        for _ in range(spec["warmup"]):
+            call(name)
+    seconds: dict[str, list[float]] = {name: [] for name in EXPORT_BACKENDS}
+    for round_ in range(spec["runs"]):
+        for i in range(len(EXPORT_BACKENDS)):
+            name = EXPORT_BACKENDS[(round_ + i) % len(EXPORT_BACKENDS)]
+            seconds[name].append(call(name))
+    samples = z.numel()
+    backends = {}
+    for name in EXPORT_BACKENDS:
+        _finite(outputs[name], f"{name} audio")
+        median = statistics.median(seconds[name])
+        ratios = [e / b for e, b in zip(seconds["eager"], seconds[name], strict=True)]
+        backends[name] = {
+            "timing": summarize(seconds[name]),
+            "seconds": seconds[name],
+            "khz": samples / median / 1000.0,
+            "x_realtime": samples / spec["sample_rate"] / median,
+            "speedup_vs_eager": statistics.median(ratios),
+            "max_abs_diff_vs_eager": (outputs[name] - outputs["eager"]).abs().max().item(),
+        }
+    return {
+        "backends": backends,
+        "output_samples": samples,
+        "audio_seconds": samples / spec["sample_rate"],
+        "export_seconds": export_seconds,
+        "onnx_bytes": len(onnx_bytes),
+        "onnxruntime_version": _onnxruntime_version(),
+    }
+
+
+def _onnxruntime_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
 
 
 def train_case(spec: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +306,7 @@ def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
 
 CASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "synth": synth_case,
+    "export": export_case,
     "train": train_case,
     "glow_train": glow_train_case,
     "glow_sample": glow_sample_case,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from waveflow.errors import WaveflowError
 
-from .commands import floor_command, glow_command, synth_command, train_command
+from .commands import export_command, floor_command, glow_command, synth_command, train_command
 from .memory_case import memory_command
 from .report import write_section
 from .versus import versus_command
@@ -22,6 +22,7 @@ COMMON = {"device": "cpu", "dtype": "fp32", "runs": 5, "warmup": 2, "sample_rate
 COMMON_QUICK = {"runs": 2, "warmup": 1}
 DEFAULTS: dict[str, dict[str, object]] = {
     "synth": {"config": "published", "batch_size": 1, "seconds": "1,10", "sigma": 0.6},
+    "export": {"config": "published", "batch_size": 1, "seconds": "1", "opset": 17},
     "train": {"config": "published", "batch_size": 12, "segment_length": 16000},
     "glow": {
         "image_size": 32,
@@ -55,6 +56,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
 }
 QUICK: dict[str, dict[str, object]] = {
     "synth": {"config": "tiny", "seconds": "0.1"},
+    "export": {"config": "tiny", "seconds": "0.1"},
     "train": {"config": "tiny", "batch_size": 2, "segment_length": 2048},
     "glow": {
         "image_size": 8,
@@ -77,6 +79,7 @@ QUICK: dict[str, dict[str, object]] = {
 }
 COMMANDS: dict[str, Callable] = {
     "synth": synth_command,
+    "export": export_command,
     "train": train_command,
     "glow": glow_command,
     "floor": floor_command,
@@ -95,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     helps = {
         "synth": "WaveGlow synthesis: latency, kHz, x real time, peak memory",
+        "export": "exported vocoder on the CPU: eager PyTorch vs TorchScript vs onnxruntime",
         "train": "WaveGlow training step (forward + backward + Adam): samples/s, peak memory",
         "glow": "Glow training step images/s and sampling latency",
         "floor": "compute floor: FLOPs/sample over the measured matmul rate vs. synthesis",
@@ -126,7 +130,7 @@ def _common_options(p: argparse.ArgumentParser) -> None:
 
 
 def _command_options(name: str, p: argparse.ArgumentParser) -> None:
-    if name in ("synth", "train", "floor", "versus", "memory"):
+    if name in ("synth", "export", "train", "floor", "versus", "memory"):
         p.add_argument(
             "--config",
             help="published | small | tiny | light | fast | FILE.yaml (default published)",
@@ -145,10 +149,13 @@ def _command_options(name: str, p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--chunk-samples", type=_non_negative_int, help="chunk (default 0: the model's)"
         )
-    if name in ("synth", "floor"):
+    if name in ("synth", "export", "floor"):
         p.add_argument("--batch-size", type=_positive_int, help="mels per call (default 1)")
         p.add_argument("--seconds", help="comma-separated mel durations (default synth 1,10)")
+    if name in ("synth", "floor"):
         p.add_argument("--sigma", type=float, help="latent std for synthesis (default 0.6)")
+    if name == "export":
+        p.add_argument("--opset", type=_positive_int, help="ONNX opset (default 17)")
     if name == "train":
         p.add_argument("--batch-size", type=_positive_int, help="default 12")
         p.add_argument("--segment-length", type=_positive_int, help="samples (default 16000)")

@@ -1,4 +1,4 @@
-"""The four benchmark commands: build the case specs, run them, make a section and a table.
+"""The benchmark commands: build the case specs, run them, make a section and a table.
 
 Each ``*_command(opts)`` takes the resolved options (see :mod:`bench.cli`) and returns
 ``(section, table)``: the JSON-able section (machine facts, options, model config, one entry
@@ -88,6 +88,36 @@ def synth_command(opts: argparse.Namespace) -> tuple[Section, str]:
     model = waveglow_config(opts.config)
     results = synth_results(opts, model)
     return _section(opts, model, results), format_table(SYNTH_HEADERS, synth_rows(results))
+
+
+def export_command(opts: argparse.Namespace) -> tuple[Section, str]:
+    """The exported vocoder: eager PyTorch vs TorchScript vs onnxruntime, one case per length."""
+    model = waveglow_config(opts.config)
+    results = []
+    for seconds in opts.seconds:
+        spec = _common(opts) | {
+            "case": "export",
+            "model": model,
+            "batch_size": opts.batch_size,
+            "frames": frames_for(seconds, opts.sample_rate, model["hop_length"]),
+            "sample_rate": opts.sample_rate,
+            "opset": opts.opset,
+        }
+        results.append({"mel_seconds": seconds, **spec, **run_isolated(spec, opts.isolate)})
+    headers = ["case", "backend", "latency median [min-max]", "kHz", "x realtime", "vs eager"]
+    rows = [
+        [
+            f"{opts.config} {r['mel_seconds']:g} s x{r['batch_size']}",
+            name,
+            seconds_cell(b["timing"]),
+            f"{b['khz']:.3g}",
+            f"{b['x_realtime']:.3g}",
+            f"{b['speedup_vs_eager']:.2f}x",
+        ]
+        for r in results
+        for name, b in r["backends"].items()
+    ]
+    return _section(opts, model, results), format_table(headers, rows)
 
 
 def train_command(opts: argparse.Namespace) -> tuple[Section, str]:

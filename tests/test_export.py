@@ -18,6 +18,7 @@ import nvidia_layout as nl
 import pytest
 import torch
 
+from waveflow.audio import chunked
 from waveflow.audio.export import VocoderInference, export_onnx, export_torchscript
 from waveflow.audio.prior_net import PriorNet
 from waveflow.audio.waveglow import WaveGlow
@@ -63,10 +64,12 @@ def make_vocoder(config: dict, seed: int = 0) -> WaveGlow:
 
 
 def eager_and_latent(model: WaveGlow, mel: torch.Tensor, seed: int):
-    """``model.infer(mel)`` and the latent ``z [B, F*hop]`` it drew (same generator)."""
-    audio = model.infer(mel, sigma=SIGMA, generator=torch.Generator().manual_seed(seed))
+    """Eager synthesis (``WaveGlow.infer``'s chunked path) from a seeded latent ``z [B, F*hop]``,
+    and that latent."""
     shape = (mel.shape[0], mel.shape[2] * model.config.hop_length)
     z = torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * SIGMA
+    with torch.no_grad():
+        audio = chunked.synthesize(model, mel, z=z)
     return audio, z
 
 

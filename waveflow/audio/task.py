@@ -101,11 +101,12 @@ class WaveGlowTask(Task):
                 f"data.mel.hop_length ({data_cfg.mel.hop_length}) != model.hop_length "
                 f"({model_cfg.hop_length})"
             )
-        if data_cfg.segment_length <= 0 or data_cfg.segment_length % model_cfg.n_group:
+        group = getattr(model_cfg, "n_group", 1)  # an IAF student (task: distill) has none
+        if data_cfg.segment_length <= 0 or data_cfg.segment_length % group:
             raise WaveflowError(
                 f"data.segment_length ({data_cfg.segment_length}) must be a positive multiple of "
-                f"model.n_group ({model_cfg.n_group}), e.g. "
-                f"{max(1, round(data_cfg.segment_length / model_cfg.n_group)) * model_cfg.n_group}"
+                f"model.n_group ({group}), e.g. "
+                f"{max(1, round(data_cfg.segment_length / group)) * group}"
             )
         if not math.isfinite(data_cfg.sigma) or data_cfg.sigma <= 0:
             raise WaveflowError(f"data.sigma must be positive, got {data_cfg.sigma}")

@@ -237,7 +237,7 @@ def bad_checkpoint(kind: str, path) -> None:
 @pytest.mark.parametrize(
     "kind, extra, message",
     [
-        ("glow", [], "'glow' model, not a WaveGlow vocoder"),
+        ("glow", [], "'glow' model, not a vocoder"),
         ("mismatched", [], "does not match the model"),
         ("garbage", [], "cannot load checkpoint"),
         ("ok", ["--opset", "9"], "--opset 9 is not supported: choose an ONNX opset from 13"),

@@ -55,9 +55,16 @@ def run(args: argparse.Namespace) -> int:
         metadata,
     )
     from waveflow.audio.synthesis import load_vocoder
+    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.errors import WaveflowError
 
     check_options(args.fmt, args.out, args.frames, args.opset)
     model, mel_config = load_vocoder(args.checkpoint, torch.device("cpu"))
+    if not isinstance(model, WaveGlow):
+        raise WaveflowError(
+            f"{args.checkpoint} holds an IAF student (task: distill), not a WaveGlow vocoder: "
+            "export supports WaveGlow checkpoints"
+        )
     inference = VocoderInference(model)
     info = metadata(inference, args.frames, sample_rate=mel_config.sample_rate)
     if args.fmt == "onnx":

@@ -123,11 +123,15 @@ def test_floor_quick_json(tmp_path: Path) -> None:
     assert floor["efficiency"] == pytest.approx(1 / floor["floor_over_measured"])
 
 
-def test_counted_flops_match_the_conv_shapes() -> None:
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"upsampler": "interpolate", "wavenet_conv": "separable", "prior": "conditional"}],
+)
+def test_counted_flops_match_the_conv_shapes(options) -> None:
     """The FLOP counter on a real forward agrees with the count from the conv shapes, for a
     config with early outputs and odd-sized hops (so neither count can hide a constant)."""
     config = waveglow_config("tiny") | {"n_flows": 5, "n_early_every": 2, "n_layers": 3,
-                                        "hop_length": 64, "upsample_kernel": 160}
+                                        "hop_length": 64, "upsample_kernel": 160} | options
     assert count_synthesis_flops(config, frames=3) == pytest.approx(
         waveglow_flops_per_sample(config), rel=1e-9
     )

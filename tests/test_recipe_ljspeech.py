@@ -200,7 +200,7 @@ def test_stage1_reports_a_missing_corpus(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- configs
 
 
-@pytest.mark.parametrize("name", ["waveglow", "small"])
+@pytest.mark.parametrize("name", ["waveglow", "small", "light", "fast"])
 def test_recipe_configs_load_without_unknown_keys(name: str) -> None:
     config = load_config(RECIPE / "conf" / f"{name}.yaml")
     assert config.task == "waveglow"

@@ -19,22 +19,46 @@ def waveglow_flops_per_sample(config: dict[str, Any]) -> float:
     Per mel frame the upsampler (``ConvTranspose1d(M, M, K_up, stride=hop)``) costs
     ``2 M^2 K_up``, i.e. ``2 M^2 K_up / hop`` per sample. Per grouped time step (``n_group``
     samples) flow ``k`` with ``c`` channels (``h = c / 2``) costs, with ``C`` = n_channels,
-    ``L`` = n_layers, ``K`` = kernel_size: the 1x1 conv ``2 c^2``; the WaveNet's start
-    ``2 h C``, conditioning projection ``2 (M g)(2 C L)``, dilated convs ``L * 2 C (2C) K``,
-    residual/skip 1x1 convs ``(L - 1) * 2 C (2C) + 2 C^2`` and end ``2 C (2h)``.
+    ``L`` = n_layers, ``K`` = kernel_size and ``M_c`` the conditioning channels (``M g``): the
+    1x1 conv ``2 c^2``; the WaveNet's start ``2 h C``, conditioning projection
+    ``2 M_c (2 C L)``, dilated convs ``L * 2 C (2C) K``, residual/skip 1x1 convs
+    ``(L - 1) * 2 C (2C) + 2 C^2`` and end ``2 C (2h)``.
+
+    Options: ``upsampler: interpolate`` costs its 3-tap ``M -> M`` conv per column instead
+    (and ``M_c = M``); ``wavenet_conv: separable`` costs ``2 C K + 2 C (2C)`` per dilated
+    layer; ``prior: conditional`` adds each prior net's 3-tap conv (``in -> 2 out``) per
+    column. ActNorm is elementwise and not counted; with ``lu`` the 1x1 convs' ``P L U``
+    matrix products (once per call, not per sample) are not included.
     """
     m, g = config["n_mel_channels"], config["n_group"]
     big_c, layers, kernel = config["n_channels"], config["n_layers"], config["kernel_size"]
-    upsample = 2 * m * m * config["upsample_kernel"] / config["hop_length"]
+    interpolate = config.get("upsampler", "transposed") == "interpolate"
+    cond = m if interpolate else m * g
+    if interpolate:
+        upsample = 2 * m * m * 3 / g
+    else:
+        upsample = 2 * m * m * config["upsample_kernel"] / config["hop_length"]
+    if config.get("wavenet_conv", "dense") == "separable":
+        dilated = 2 * big_c * kernel + 2 * big_c * 2 * big_c
+    else:
+        dilated = 2 * big_c * 2 * big_c * kernel
+    conditional = config.get("prior", "standard") == "conditional"
     per_group_step = 0
     for k in range(config["n_flows"]):
         c = g - config["n_early_size"] * (k // config["n_early_every"])
         h = c // 2
+        if conditional and k > 0 and k % config["n_early_every"] == 0:
+            # the Split before flow k: prior net on the c channels that stay + conditioning
+            per_group_step += 2 * (c + cond) * 2 * config["n_early_size"] * 3
         per_group_step += 2 * c * c
-        per_group_step += 2 * h * big_c + 2 * (m * g) * (2 * big_c * layers)
-        per_group_step += layers * 2 * big_c * 2 * big_c * kernel
+        per_group_step += 2 * h * big_c + 2 * cond * (2 * big_c * layers)
+        per_group_step += layers * dilated
         per_group_step += (layers - 1) * 2 * big_c * 2 * big_c + 2 * big_c * big_c
         per_group_step += 2 * big_c * 2 * h
+    if conditional:
+        last = config["n_flows"] - 1
+        c_final = g - config["n_early_size"] * (last // config["n_early_every"])
+        per_group_step += 2 * cond * 2 * c_final * 3  # the final LearnedPrior's net
     return upsample + per_group_step / g
 
 

@@ -209,18 +209,33 @@ def synthesize_to_files(
     return failed
 
 
+def synthesis_chunk(model: Vocoder, chunk_samples: int | None) -> int | None:
+    """The chunk size of ``--chunk-samples`` for ``model`` (checked; None: the default).
+
+    WaveGlow synthesises long mels in exact chunks (:mod:`waveflow.audio.chunked`); an IAF
+    student is synthesised whole, so asking it for chunks is a one-line WaveflowError.
+    """
+    from waveflow.audio.chunked import chunk_size
+
+    if isinstance(model, WaveGlow):
+        return chunk_size(model, chunk_samples)
+    if chunk_samples is not None:
+        raise WaveflowError(
+            "--chunk-samples: an IAF student (task: distill) is synthesised whole; chunked "
+            "synthesis is for WaveGlow checkpoints"
+        )
+    return None
+
+
 def _infer_batch(
-    model: WaveGlow, mels: Tensor, generator: torch.Generator, settings: SynthesisSettings
+    model: Vocoder, mels: Tensor, generator: torch.Generator, settings: SynthesisSettings
 ) -> Tensor:
     """``model.infer`` of one padded batch in chunks; running out of memory (which chunking
     bounds per chunk, but not the batch's mels and audio) is a one-line WaveflowError."""
+    chunking = {} if settings.chunk_samples is None else {"chunk_samples": settings.chunk_samples}
     try:
         return model.infer(
-            mels,
-            sigma=settings.sigma,
-            generator=generator,
-            dtype=settings.dtype,
-            chunk_samples=settings.chunk_samples,
+            mels, sigma=settings.sigma, generator=generator, dtype=settings.dtype, **chunking
         ).float()
     except (RuntimeError, MemoryError) as err:
         if not is_allocation_failure(err):

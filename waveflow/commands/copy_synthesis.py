@@ -45,13 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from waveflow.audio.chunked import chunk_size
     from waveflow.audio.features import MelConfig, MelSpectrogram
     from waveflow.audio.io import collect_files, load_audio, save_wav
     from waveflow.audio.synthesis import (
         DTYPES,
         SynthesisJob,
         SynthesisSettings,
+        synthesis_chunk,
         synthesize_to_files,
     )
     from waveflow.errors import WaveflowError, about
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     chunk = None
     if not args.griffin_lim:
         model, mel_config = load_model_or_default(args, "copy-synthesis")
-        chunk = chunk_size(model, args.chunk_samples)  # a bad --chunk-samples fails first
+        chunk = synthesis_chunk(model, args.chunk_samples)  # a bad --chunk-samples fails first
     if args.sample_rate is not None:
         mel_config = replace(
             mel_config,

@@ -102,7 +102,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from waveflow.audio.chunked import chunk_size
     from waveflow.audio.io import collect_files
     from waveflow.audio.synthesis import (
         DTYPES,
@@ -111,12 +110,13 @@ def run(args: argparse.Namespace) -> int:
         SynthesisSettings,
         log_mel_warning,
         read_mel,
+        synthesis_chunk,
         synthesize_to_files,
     )
     from waveflow.errors import WaveflowError
 
     model, mel_config = load_model_or_default(args, "synthesize")
-    chunk_size(model, args.chunk_samples)  # a bad --chunk-samples fails before any work
+    chunk = synthesis_chunk(model, args.chunk_samples)  # a bad --chunk-samples fails first
     files, errors = collect_files(args.mels, MEL_SUFFIXES)
     jobs = []
     for file in files:
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         DTYPES[args.dtype],
         args.batch_size,
         args.seed,
-        chunk_size(model, args.chunk_samples),
+        chunk,
     )
     rate = mel_config.sample_rate if args.sample_rate is None else args.sample_rate
     failed = synthesize_to_files(model, jobs, rate, settings, "synthesize")

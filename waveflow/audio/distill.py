@@ -145,10 +145,7 @@ class DistillTask(WaveGlowTask):
     model_config = IAFStudentConfig
     data_config = DistillDataConfig
     loss_config = DistillLossConfig
-    moved_keys = {
-        "data.sigma": "loss.sigma",
-        "data.power_loss_weight": "loss.power_loss_weight",
-    }
+    moved_keys = {**WaveGlowTask.moved_keys, "data.power_loss_weight": "loss.power_loss_weight"}
 
     def __init__(self) -> None:
         self.teacher: WaveGlow | None = None

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from test_cli_synthesize import log_mel, native_checkpoint
+from vocoder_files import log_mel, native_checkpoint
 
 from waveflow.audio.features import MelConfig
 from waveflow.audio.likelihood import held_out_nll

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 import nvidia_layout as nl
 import soundfile
 import torch
+from vocoder_files import log_mel, native_checkpoint
 
-from waveflow.audio.waveglow import WaveGlow
 from waveflow.cli import main
-from waveflow.train.checkpoint import save_checkpoint
-
-
-def native_checkpoint(path, n_mel: int = 80, hop: int = 256) -> WaveGlow:
-    torch.manual_seed(0)
-    model = WaveGlow(
-        n_mel_channels=n_mel, n_flows=4, n_group=8, n_early_every=2, n_early_size=2,
-        n_layers=2, n_channels=8, hop_length=hop, upsample_kernel=4 * hop,
-    )  # fmt: skip
-    config = {"model": asdict(model.config), "data": {"mel": {"sample_rate": 16000}}}
-    save_checkpoint({"task": "waveglow", "config": config, "model": model.state_dict()}, path)
-    return model
-
-
-def log_mel(n_mel: int, frames: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return (rng.uniform(-11.5, 1.0, size=(n_mel, frames))).astype(np.float32)
 
 
 def write_mels(folder, n_mel: int) -> None:

@@ -13,12 +13,12 @@ import yaml
 from flow_checks import assert_bijective
 from torch import nn
 
-from waveflow.audio.distill import DistillDataConfig, DistillTask, power_loss
+from waveflow.audio.distill import DistillDataConfig, DistillLossConfig, DistillTask, power_loss
 from waveflow.audio.features import MelConfig, MelSpectrogram
 from waveflow.audio.io import load_audio
 from waveflow.audio.student import IAFStudent, IAFStudentConfig
 from waveflow.audio.synthesis import load_vocoder
-from waveflow.audio.task import VocoderDataConfig, WaveGlowTask
+from waveflow.audio.task import VocoderDataConfig, VocoderLossConfig, WaveGlowTask
 from waveflow.audio.waveglow import WaveGlowConfig
 from waveflow.cli import main
 from waveflow.config import to_dict
@@ -61,7 +61,7 @@ def teacher_checkpoint(tmp_path_factory, demo_corpus) -> Path:
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(15):
         optimizer.zero_grad()
-        task.loss(model, batch)["loss"].backward()
+        task.loss(model, batch, VocoderLossConfig())["loss"].backward()
         optimizer.step()
     path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
     config = {"model": to_dict(TEACHER), "data": to_dict(VocoderDataConfig(mel=MEL))}
@@ -114,7 +114,8 @@ def test_kl_is_finite_and_training_lowers_it(teacher_checkpoint, tiny_ljspeech) 
     assert isinstance(task, DistillTask)
     torch.manual_seed(0)
     student = task.build_model(STUDENT)
-    data = distill_data(tiny_ljspeech, teacher_checkpoint, power_loss_weight=0.0)
+    data = distill_data(tiny_ljspeech, teacher_checkpoint)
+    options = DistillLossConfig(power_loss_weight=0.0)
     train_set, _ = task.build_datasets(data, STUDENT)
     batch = next(iter(torch.utils.data.DataLoader(train_set, batch_size=2)))
     optimizer = torch.optim.Adam(student.parameters(), lr=3e-3)
@@ -122,12 +123,13 @@ def test_kl_is_finite_and_training_lowers_it(teacher_checkpoint, tiny_ljspeech) 
     def mean_kl(repeats: int = 4) -> float:
         torch.manual_seed(1)
         with torch.no_grad():
-            return sum(float(task.loss(student, batch)["kl"]) for _ in range(repeats)) / repeats
+            kls = [float(task.loss(student, batch, options)["kl"]) for _ in range(repeats)]
+            return sum(kls) / repeats
 
     before = mean_kl()
     for _ in range(15):
         optimizer.zero_grad()
-        out = task.loss(student, batch)
+        out = task.loss(student, batch, options)
         assert all(torch.isfinite(v) and v.dim() == 0 for v in out.values())
         out["loss"].backward()
         optimizer.step()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from test_image_data import SYSTEM_FASHION_MNIST, idx_bytes, write_mnist_layout
+from image_files import SYSTEM_FASHION_MNIST, idx_bytes, write_mnist_layout
 
 from waveflow.checkpoint import load_model
 from waveflow.image.data import ImageDataConfig, build_image_datasets
@@ -60,18 +60,19 @@ def test_a_few_steps_lower_bits_per_dim(tmp_path):
     valid_set.noise = False
     valid_batch = (torch.stack([valid_set[i][0] for i in range(64)]), valid_set.labels[:64])
     loader = torch.utils.data.DataLoader(train_set, batch_size=32, shuffle=True)
-    task.initialize(model, next(iter(loader)))
+    options = task.loss_config()
+    task.initialize(model, next(iter(loader)), options)
     with torch.no_grad():
-        before = task.loss(model, valid_batch)["bits_per_dim"].item()
+        before = task.loss(model, valid_batch, options)["bits_per_dim"].item()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for step, batch in enumerate(loader):
         optimizer.zero_grad()
-        task.loss(model, batch)["loss"].backward()
+        task.loss(model, batch, options)["loss"].backward()
         optimizer.step()
         if step == 11:
             break
     with torch.no_grad():
-        after = task.loss(model, valid_batch)["bits_per_dim"].item()
+        after = task.loss(model, valid_batch, options)["bits_per_dim"].item()
     assert after < before - 0.3, (before, after)
 
 

@@ -24,7 +24,7 @@ import nvidia_layout as nl
 import pytest
 import soundfile
 import torch
-from test_cli_synthesize import log_mel, native_checkpoint
+from vocoder_files import log_mel, native_checkpoint
 
 import waveflow.atomic as atomic
 from waveflow.audio.data import AudioSegmentDataset
@@ -674,8 +674,7 @@ def test_warnings_are_one_line_without_a_source_line(files: Path, tmp_path: Path
 
 @pytest.fixture
 def toy(monkeypatch: pytest.MonkeyPatch):
-    from test_train_engine import toy_config
-    from test_train_toy_task import ToyTask
+    from toy_task import ToyTask, toy_config
 
     from waveflow import task as registry
 

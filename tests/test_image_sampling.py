@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from image_files import write_mnist_layout
 from PIL import Image
-from test_image_data import write_mnist_layout
 
 from waveflow.cli import main
 from waveflow.config import to_dict

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from test_cli_synthesize import native_checkpoint
+from vocoder_files import native_checkpoint
 
 from waveflow.audio import pretrained
 from waveflow.audio.pretrained import load_default, package_vocoder

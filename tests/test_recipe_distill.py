@@ -29,7 +29,8 @@ HOP = 256
 TINY_STUDENT = """\
 task: distill
 model: {n_flows: 2, n_layers: 2, n_channels: 8, hop_length: 256, upsample_kernel: 512}
-data: {segment_length: 2048, n_valid: 1, n_test: 1, power_loss_weight: 0.1}
+data: {segment_length: 2048, n_valid: 1, n_test: 1}
+loss: {power_loss_weight: 0.1}
 train: {steps: 2, batch_size: 2, num_workers: 0, lr: 1.0e-3, log_every: 1, valid_every: 0,
         ckpt_every: 0, media_every: 0, device: cpu}
 """

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from image_files import write_cifar, write_mnist_layout
 from PIL import Image
-from test_image_data import write_cifar, write_mnist_layout
 
 from waveflow.train.config import load_config
 

@@ -206,7 +206,7 @@ def test_recipe_configs_load_without_unknown_keys(name: str) -> None:
     assert config.task == "waveglow"
     assert config.model.n_mel_channels == config.data.mel.n_mels
     assert config.model.hop_length == config.data.mel.hop_length
-    assert config.data.sigma == 1.0
+    assert config.loss.sigma == 1.0
 
 
 def test_waveglow_config_is_the_published_one() -> None:

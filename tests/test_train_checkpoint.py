@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_toy_task import ToyFlow, ToyTask
+from toy_task import ToyFlow, ToyTask
 
 from waveflow import atomic
 from waveflow import task as registry

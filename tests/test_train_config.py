@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_train_toy_task import ToyDataConfig, ToyModelConfig, ToyTask
+from toy_task import ToyDataConfig, ToyModelConfig, ToyTask
 
 from waveflow import task as registry
 from waveflow.errors import WaveflowError
@@ -60,7 +60,7 @@ LR_HINT = "unknown key 'train.lerning_rate' (did you mean 'train.lr'?)"
         ({"task": "toy"}, ["train.batchsize=4"], "did you mean 'train.batch_size'?"),
         ({"task": "toy"}, ["trian.lr=4"], "unknown key 'trian' (did you mean 'train'?)"),
         ({"task": "toy", "model": {"hiden": 3}}, [], "did you mean 'model.hidden'?"),
-        ({"task": "toy", "data": {"noize": 0.1}}, [], "did you mean 'data.noise'?"),
+        ({"task": "toy", "loss": {"noize": 0.1}}, [], "did you mean 'loss.noise'?"),
     ],
 )
 def test_unknown_keys_suggest_the_closest_valid_key(

@@ -10,20 +10,21 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from test_train_toy_task import ToyTask
+from toy_task import ToyTask
 
 from waveflow import task as registry
 from waveflow.checkpoint import load_checkpoint, load_model
 from waveflow.train.engine import train
 
 TESTS_DIR = Path(__file__).resolve().parent
-TOY_TASK = "test_train_toy_task:ToyTask"  # importable by the torchrun workers via PYTHONPATH
+TOY_TASK = "toy_task:ToyTask"  # importable by the torchrun workers via PYTHONPATH
 
 
 def toy_config(exp_dir: Path, batch_size: int, accumulate: int = 1) -> dict:
     return {
         "task": TOY_TASK,
-        "data": {"noise": 0.0, "num_train": 48},  # whole epochs for 16-example steps
+        "data": {"num_train": 48},  # whole epochs for 16-example steps
+        "loss": {"noise": 0.0},
         "train": {
             "exp_dir": str(exp_dir),
             "steps": 6,

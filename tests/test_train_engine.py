@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_toy_task import ToyDataConfig, ToyFlow, ToyModelConfig, ToyTask
+from toy_task import ToyDataConfig, ToyFlow, ToyLossConfig, ToyModelConfig, ToyTask, toy_config
 
 from waveflow import task as registry
 from waveflow.checkpoint import load_checkpoint, load_model
@@ -20,24 +20,6 @@ from waveflow.train.engine import TrainingDiverged, train
 def toy_task(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(registry.TASKS, "toy", ToyTask)
     ToyTask.losses.clear()
-
-
-def toy_config(exp_dir: Path, **train: object) -> dict:
-    settings = {
-        "exp_dir": str(exp_dir),
-        "steps": 12,
-        "batch_size": 8,
-        "num_workers": 0,
-        "lr": 1e-2,
-        "log_every": 4,
-        "valid_every": 3,
-        "ckpt_every": 5,
-        "media_every": 0,
-        "device": "cpu",
-    }
-    settings.update(train)
-    data = settings.pop("data", {})
-    return {"task": "toy", "model": {"dim": 4, "hidden": 8}, "data": data, "train": settings}
 
 
 def test_a_few_steps_lower_the_loss(tmp_path: Path) -> None:
@@ -66,10 +48,10 @@ def test_resumed_run_repeats_the_uninterrupted_losses_exactly(
     assert len(uninterrupted) == 12 * micro
 
     class CrashingToyTask(ToyTask):
-        def loss(self, model, batch):
+        def loss(self, model, batch, options):
             if model.training and len(ToyTask.losses) == 8 * micro:
                 raise RuntimeError("simulated crash during step 9")
-            return super().loss(model, batch)
+            return super().loss(model, batch, options)
 
     ToyTask.losses.clear()
     monkeypatch.setitem(registry.TASKS, "toy", CrashingToyTask)
@@ -159,7 +141,7 @@ def test_mixed_precision_trains_on_cpu(tmp_path: Path, dtype: str) -> None:
 
 
 def test_accumulated_micro_batches_give_the_update_of_one_larger_batch(tmp_path: Path) -> None:
-    common = {"init_batch_size": 8, "data": {"noise": 0.0}, "grad_clip": 1.0, "steps": 10}
+    common = {"init_batch_size": 8, "loss": {"noise": 0.0}, "grad_clip": 1.0, "steps": 10}
     big = train(toy_config(tmp_path / "big", batch_size=8, **common))
     small = train(toy_config(tmp_path / "small", batch_size=4, accumulate=2, **common))
     reference = load_checkpoint(tmp_path / "big" / "ckpt_00000010.pt")
@@ -202,9 +184,11 @@ def test_ema_weights_are_validated_and_published_and_buffers_copied(tmp_path: Pa
     _, valid_set = task.build_datasets(ToyDataConfig(), ToyModelConfig())
     batch = torch.stack([valid_set[i] for i in range(len(valid_set))])
     with torch.no_grad():
-        assert float(task.loss(model, batch)["loss"]) == pytest.approx(result["valid/loss"])
+        loss = float(task.loss(model, batch, ToyLossConfig())["loss"])
+        assert loss == pytest.approx(result["valid/loss"])
         model.load_state_dict(ckpt["raw_model"])
-        assert float(task.loss(model, batch)["loss"]) != pytest.approx(result["valid/loss"])
+        loss = float(task.loss(model, batch, ToyLossConfig())["loss"])
+        assert loss != pytest.approx(result["valid/loss"])
 
 
 def test_weight_ema_averages_parameters_and_copies_buffers() -> None:

@@ -8,14 +8,10 @@ import math
 import pytest
 import torch
 from flow_checks import assert_bijective
+from waveglow_fixtures import TINY, FixedMel
 
 from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig, likelihood_metrics
 from waveflow.errors import WaveflowError
-
-TINY = dict(
-    n_mel_channels=5, n_flows=4, n_group=4, n_early_every=2, n_early_size=2,
-    n_layers=2, n_channels=8, kernel_size=3, hop_length=8, upsample_kernel=16,
-)  # fmt: skip
 
 
 def tiny_model(dtype=torch.float64, seed=0, **overrides) -> WaveGlow:
@@ -26,22 +22,6 @@ def tiny_model(dtype=torch.float64, seed=0, **overrides) -> WaveGlow:
             step.coupling.net.end.weight.normal_(0, 0.3)
             step.coupling.net.end.bias.normal_(0, 0.1)
     return model.eval()
-
-
-class FixedMel(torch.nn.Module):
-    """The model as a bijector on audio [B, 1, T] for a fixed mel (for assert_bijective)."""
-
-    def __init__(self, model: WaveGlow, mel: torch.Tensor) -> None:
-        super().__init__()
-        self.model, self.mel = model, mel
-
-    def forward(self, x, cond=None):
-        z, logdet = self.model(x[:, 0], self.mel[: x.shape[0]] if cond is None else cond)
-        return z[:, None], logdet
-
-    def inverse(self, y, cond=None):
-        x, logdet = self.model.inverse(y[:, 0], self.mel[: y.shape[0]] if cond is None else cond)
-        return x[:, None], logdet
 
 
 @pytest.mark.parametrize("alternate", [False, True])

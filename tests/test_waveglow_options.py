@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from flow_checks import assert_bijective
-from test_waveglow import TINY, FixedMel
+from waveglow_fixtures import TINY, FixedMel
 
 from waveflow.audio.conditioning import InterpolatingUpsampler, interpolate_frames
 from waveflow.audio.prior_net import PriorNet

@@ -20,7 +20,7 @@ from waveflow.config import from_dict
 from waveflow.errors import WaveflowError
 from waveflow.inputs import regular_file
 from waveflow.limits import LIMITS
-from waveflow.task import get_task
+from waveflow.task import checkpoint_model_section, get_task
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -79,7 +79,7 @@ def model_from_checkpoint(
     whose config asks for a huge model is refused at once, without building it.
     """
     task = get_task(ckpt["task"])
-    cfg = from_dict(task.model_config, ckpt["config"]["model"], "model")
+    cfg = from_dict(task.model_config, checkpoint_model_section(task, ckpt), "model")
     check_model_size(task.size_floor(cfg), ckpt["model"], path, max_params)
     model = task.build_model(cfg)
     load_state(model, ckpt["model"], path)

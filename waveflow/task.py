@@ -2,8 +2,9 @@
 
 A task is a model family (WaveGlow, Glow, ...) as the training engine sees it. The engine knows
 nothing about audio or images: a task builds the model and the datasets from its own config
-dataclasses and turns a batch into a loss; everything else (optimisation, mixed precision,
-checkpoints, distributed training, logging) is the engine's job.
+dataclasses and turns a batch into a loss under the `loss:` options it is handed; everything
+else (optimisation, mixed precision, checkpoints, distributed training, logging) is the
+engine's job.
 
 The registry maps a task name (as written in configs and checkpoints) to its `Task`. Built-in
 families are resolved lazily with importlib, so that importing this module imports neither the
@@ -15,6 +16,7 @@ checkpoint must be registered, so loading a file never imports a module the file
 from __future__ import annotations
 
 import abc
+import dataclasses
 import difflib
 import importlib
 from collections.abc import Callable
@@ -26,6 +28,11 @@ from torch.utils.data import Dataset
 from waveflow.errors import WaveflowError
 
 
+@dataclasses.dataclass
+class NoLossOptions:
+    """The `loss:` section of a task whose loss has no settings (it must stay empty)."""
+
+
 class Task(abc.ABC):
     """A model family as the engine sees it.
 
@@ -34,11 +41,21 @@ class Task(abc.ABC):
     - `name`: the registry name written into checkpoints ("waveglow", "glow", ...).
     - `model_config`: a dataclass; the YAML `model:` section is parsed into it.
     - `data_config`: a dataclass; the YAML `data:` section is parsed into it.
+    - `loss_config`: a dataclass whose fields all have defaults; the YAML `loss:` section is
+      parsed into it and the instance is handed to every `loss` call (default: `NoLossOptions`).
+    - `moved_keys`: dotted keys of older configs and where they live now, e.g.
+      `{"data.sigma": "loss.sigma"}`; such a key in a config the user wrote is a one-line
+      error saying where it moved, and a `model.` one in a checkpoint's config is ignored.
+
+    A task holds no settings of its own: `build_model` and `build_datasets` return what they
+    build and set nothing on the task; `loss` gets its settings as an argument.
     """
 
     name: ClassVar[str]
     model_config: ClassVar[type]
     data_config: ClassVar[type]
+    loss_config: ClassVar[type] = NoLossOptions
+    moved_keys: ClassVar[dict[str, str]] = {}
 
     @abc.abstractmethod
     def build_model(self, model_cfg: Any) -> torch.nn.Module:
@@ -53,8 +70,10 @@ class Task(abc.ABC):
         """
 
     @abc.abstractmethod
-    def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+    def loss(self, model: torch.nn.Module, batch: Any, options: Any) -> dict[str, torch.Tensor]:
         """Return `{"loss": scalar to minimise, **scalar metrics to log}`.
+
+        `options` is the parsed `loss:` section (an instance of `loss_config`).
 
         `loss` must be a 0-dim tensor computed in fp32 (log-determinants included) even when
         the engine runs the forward under autocast. Other entries are 0-dim metrics such as
@@ -77,15 +96,15 @@ class Task(abc.ABC):
         """Return the DataLoader `collate_fn`; `None` means PyTorch's default collation."""
         return None
 
-    def initialize(self, model: torch.nn.Module, batch: Any) -> None:
+    def initialize(self, model: torch.nn.Module, batch: Any, options: Any) -> None:
         """Data-dependent initialisation (e.g. ActNorm) on one init batch before step 1.
 
         Called once, on the unwrapped model in train mode, only for a fresh run (never on
-        resume). The default runs `loss()` under no_grad, which triggers lazily initialised
-        layers.
+        resume), with the `loss:` options. The default runs `loss()` under no_grad, which
+        triggers lazily initialised layers.
         """
         with torch.no_grad():
-            self.loss(model, batch)
+            self.loss(model, batch, options)
 
     def load_weights(self, model: torch.nn.Module, model_cfg: Any, path: str) -> None:
         """Load the weights of the checkpoint at `path` into `model` (`train.init_from`).
@@ -122,9 +141,16 @@ def load_native_weights(
             f"train.init_from {path} holds a {ckpt['task']!r} model, not {task.name!r}"
         )
     check_state_fits(model, ckpt["model"], path)
-    found = from_dict(task.model_config, ckpt["config"]["model"], "model")
+    found = from_dict(task.model_config, checkpoint_model_section(task, ckpt), "model")
     check_same_config(found, model_cfg, path)
     load_state(model, ckpt["model"], path)
+
+
+def checkpoint_model_section(task: Task, ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The `model` section of a checkpoint's config without the keys that have moved out of
+    it since (`Task.moved_keys`, e.g. Glow's `y_weight`), so older checkpoints still load."""
+    moved = {key.partition(".")[2] for key in task.moved_keys if key.startswith("model.")}
+    return {k: v for k, v in ckpt["config"]["model"].items() if k not in moved}
 
 
 def check_same_config(

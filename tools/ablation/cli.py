@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out: Path = args.out
     check_same_test_set(specs, settings, out)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    data_cfg = run_config(specs[0], 0, run_dir(out, specs[0], 0), settings).data
-    test = load_test_set(data_cfg, args.test_utterances)
+    first = run_config(specs[0], 0, run_dir(out, specs[0], 0), settings)
+    test = load_test_set(first.data, first.loss.sigma, args.test_utterances)
     results: dict[str, list[dict[str, Any]]] = {}
     for spec in specs:
         for seed in seeds:

@@ -13,7 +13,8 @@ from waveflow.errors import WaveflowError
 
 @dataclass
 class TestSet:
-    """Test recordings ([T] float32 at `mel_config.sample_rate`) and their log-mels."""
+    """Test recordings ([T] float32 at `mel_config.sample_rate`) and their log-mels; `sigma` is
+    the training prior's std (the config's `loss.sigma`) under which the NLL is scored."""
 
     files: list[Path]
     audio: list[torch.Tensor]
@@ -47,7 +48,7 @@ def test_files(data_cfg: Any) -> list[Path]:
     return [utterance.path for utterance in test]
 
 
-def load_test_set(data_cfg: Any, limit: int | None) -> TestSet:
+def load_test_set(data_cfg: Any, sigma: float, limit: int | None) -> TestSet:
     """The first `limit` (None: all) test utterances of `data_cfg`, read and featurised."""
     from waveflow.audio.features import MelSpectrogram
     from waveflow.audio.io import load_audio
@@ -56,4 +57,4 @@ def load_test_set(data_cfg: Any, limit: int | None) -> TestSet:
     front_end = MelSpectrogram(data_cfg.mel)
     audio = [load_audio(file, data_cfg.mel.sample_rate) for file in files]
     mels = [front_end(clip) for clip in audio]
-    return TestSet(files, audio, mels, data_cfg.mel, data_cfg.sigma)
+    return TestSet(files, audio, mels, data_cfg.mel, sigma)

@@ -1,11 +1,12 @@
 """Probability density distillation of a WaveGlow teacher into an IAF student (`task: distill`).
 
-YAML (the data section is the vocoder's, plus the teacher and the power-loss weight):
+YAML (the data section is the vocoder's plus the teacher; the loss section is the vocoder's
+plus the power-loss weight):
 
     task: distill
     model: {n_flows: 4, n_layers: 8, n_channels: 64, ...}        # IAFStudentConfig
-    data:  {root: ..., mel: {...}, segment_length: 4096, teacher: exp/demo/best.pt,
-            power_loss_weight: 1.0, sigma: 1.0}
+    data:  {root: ..., mel: {...}, segment_length: 4096, teacher: exp/demo/best.pt}
+    loss:  {sigma: 1.0, power_loss_weight: 1.0}                   # DistillLossConfig
 
 Per batch of real crops ``(audio [B, L], mel [B, M, F])``, as in Parallel WaveNet:
 
@@ -41,7 +42,7 @@ from torch.utils.data import Dataset
 
 from waveflow.audio.features import MelConfig
 from waveflow.audio.student import IAFStudent, IAFStudentConfig
-from waveflow.audio.task import VocoderDataConfig, WaveGlowTask
+from waveflow.audio.task import VocoderDataConfig, VocoderLossConfig, WaveGlowTask
 from waveflow.audio.waveglow import WaveGlow
 from waveflow.bijectors import Gaussian
 from waveflow.errors import WaveflowError
@@ -52,15 +53,26 @@ METRICS = ("kl", "student_entropy", "teacher_cross_entropy", "power_loss")
 
 @dataclass
 class DistillDataConfig(VocoderDataConfig):
-    """The vocoder data (:class:`VocoderDataConfig`) plus the teacher and the loss weights.
-
-    ``teacher``: a WaveGlow checkpoint (native or NVIDIA) trained on the same ``mel`` front end;
-    ``sigma``: the std of the student's latent and of the teacher's prior (the teacher's
-    training ``data.sigma``, 1.0 for WaveGlow); ``power_loss_weight``: weight of the power loss.
-    """
+    """The vocoder data (:class:`VocoderDataConfig`) plus ``teacher``: a WaveGlow checkpoint
+    (native or NVIDIA) trained on the same ``mel`` front end."""
 
     teacher: str = ""
+
+
+@dataclass
+class DistillLossConfig(VocoderLossConfig):
+    """``sigma``: the std of the student's latent and of the teacher's prior (the teacher's
+    training ``loss.sigma``, 1.0 for WaveGlow); ``power_loss_weight``: weight of the power loss.
+    """
+
     power_loss_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not math.isfinite(self.power_loss_weight) or self.power_loss_weight < 0:
+            raise WaveflowError(
+                f"loss.power_loss_weight must be >= 0, got {self.power_loss_weight}"
+            )
 
 
 def load_teacher(data_cfg: DistillDataConfig) -> WaveGlow:
@@ -123,17 +135,21 @@ def power_loss(generated: Tensor, real: Tensor, mel: MelConfig) -> Tensor:
 
 
 class DistillTask(WaveGlowTask):
-    """The IAF student as the engine sees it; data, media and checks are WaveGlow's."""
+    """The IAF student as the engine sees it; data, media and checks are WaveGlow's.
+
+    ``build_datasets`` loads the frozen teacher (and its mel front end, for the power loss),
+    which the loss scores against; the loss's settings come in ``options``.
+    """
 
     name = "distill"
     model_config = IAFStudentConfig
     data_config = DistillDataConfig
+    loss_config = DistillLossConfig
+    moved_keys = {**WaveGlowTask.moved_keys, "data.power_loss_weight": "loss.power_loss_weight"}
 
     def __init__(self) -> None:
-        super().__init__()
         self.teacher: WaveGlow | None = None
         self.mel_config = MelConfig()
-        self.power_weight = 1.0
 
     def build_model(self, model_cfg: IAFStudentConfig) -> IAFStudent:
         return IAFStudent(model_cfg)
@@ -141,10 +157,6 @@ class DistillTask(WaveGlowTask):
     def build_datasets(
         self, data_cfg: DistillDataConfig, model_cfg: IAFStudentConfig
     ) -> tuple[Dataset, Dataset]:
-        if not math.isfinite(data_cfg.power_loss_weight) or data_cfg.power_loss_weight < 0:
-            raise WaveflowError(
-                f"data.power_loss_weight must be >= 0, got {data_cfg.power_loss_weight}"
-            )
         self.teacher = load_teacher(data_cfg)
         if data_cfg.segment_length < data_cfg.mel.n_fft:
             raise WaveflowError(
@@ -152,15 +164,16 @@ class DistillTask(WaveGlowTask):
                 f"({data_cfg.mel.n_fft}) for the power loss's STFT"
             )
         self.mel_config = data_cfg.mel
-        self.power_weight = data_cfg.power_loss_weight
         return super().build_datasets(data_cfg, model_cfg)
 
-    def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, Tensor]:
+    def loss(
+        self, model: torch.nn.Module, batch: Any, options: DistillLossConfig
+    ) -> dict[str, Tensor]:
         if self.teacher is None:
             raise WaveflowError("task distill: build_datasets() loads the teacher before loss()")
         audio, mel = batch
         teacher = self.teacher.to(audio.device)
-        prior = Gaussian(self.sigma)
+        prior = Gaussian(options.sigma)
         z = prior.sample(audio.shape, device=audio.device)
         x, logdet = model(z, mel, reverse=True)
         if not torch.isfinite(x).all():  # the engine's NaN guard skips the step
@@ -168,11 +181,11 @@ class DistillTask(WaveGlowTask):
             return {"loss": nan, **dict.fromkeys(METRICS, nan)}
         length = audio.shape[1]
         log_q = prior.log_prob(z) - logdet.float()
-        log_p = teacher.log_prob(x.float(), mel, self.sigma).float()
+        log_p = teacher.log_prob(x.float(), mel, options.sigma).float()
         kl = (log_q - log_p).mean() / length
         power = power_loss(x, audio, self.mel_config)
         return {
-            "loss": kl + self.power_weight * power,
+            "loss": kl + options.power_loss_weight * power,
             "kl": kl,
             "student_entropy": -log_q.mean() / length,
             "teacher_cross_entropy": -log_p.mean() / length,

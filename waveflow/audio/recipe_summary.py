@@ -33,8 +33,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from waveflow.audio.features import MelConfig
 from waveflow.audio.io import AUDIO_SUFFIXES
 from waveflow.audio.likelihood import held_out_nll
+from waveflow.audio.task import VocoderLossConfig
 from waveflow.audio.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 
@@ -105,6 +107,18 @@ def paired_test_files(ref_dir: Path, mel_dir: Path) -> list[tuple[Path, Path]]:
     return [(refs[stem], mels[stem]) for stem in sorted(refs)]
 
 
+def training_front_end_and_sigma(config: dict[str, Any]) -> tuple[MelConfig, float]:
+    """The mel front end (``data.mel``) and the prior's std (``loss.sigma``, default 1.0) of a
+    checkpoint's config; nothing else is read, so older checkpoints (``data.sigma``) load."""
+    from waveflow.config import from_dict
+
+    data = config.get("data") or {}
+    mel = from_dict(
+        MelConfig, (data.get("mel") or {}) if isinstance(data, dict) else {}, "data.mel"
+    )
+    return mel, from_dict(VocoderLossConfig, config.get("loss") or {}, "loss").sigma
+
+
 def recipe_summary(
     checkpoint: str | os.PathLike[str],
     ref_dir: Path,
@@ -117,7 +131,6 @@ def recipe_summary(
     """Compute the summary described in the module docstring as a JSON-ready dict."""
     from waveflow.audio.io import load_audio
     from waveflow.checkpoint import load_model
-    from waveflow.config import from_dict
     from waveflow.task import get_task
 
     device = torch.device(device)
@@ -125,8 +138,7 @@ def recipe_summary(
     task = get_task(ckpt["task"])
     if not isinstance(model, WaveGlow):
         raise WaveflowError(f"{checkpoint} holds a {ckpt['task']!r} model, not WaveGlow")
-    data_cfg = from_dict(task.data_config, ckpt["config"]["data"], "data")
-    mel_config = data_cfg.mel
+    mel_config, train_sigma = training_front_end_and_sigma(ckpt["config"])
     rate = mel_config.sample_rate
     pairs = paired_test_files(Path(ref_dir), Path(mel_dir))
     files = [ref for ref, _ in pairs]
@@ -137,7 +149,7 @@ def recipe_summary(
 
     def nll(vocoder: WaveGlow, mismatched: bool = False) -> float:
         result = held_out_nll(
-            vocoder, files, mel_config, data_cfg.sigma, device, mismatched=mismatched
+            vocoder, files, mel_config, train_sigma, device, mismatched=mismatched
         )
         return result["bits_per_sample"]
 

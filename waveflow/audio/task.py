@@ -5,6 +5,7 @@ YAML:
     task: waveglow
     model: {n_channels: 256, ...}           # WaveGlowConfig
     data:  {root: LJSpeech-1.1, n_valid: 100, n_test: 100, segment_length: 16000, ...}
+    loss:  {sigma: 1.0}                     # VocoderLossConfig
 
 The loss is the exact negative log-likelihood in nats per audio sample (fp32); the metrics
 add bits per sample and NVIDIA's loss (which lacks the Gaussian normaliser) for comparison.
@@ -40,8 +41,7 @@ class VocoderDataConfig:
     front end, a :class:`~waveflow.audio.features.MelConfig` (Tacotron2 defaults; YAML
     ``data: {mel: {n_fft: 1024, ...}}``).
     ``segment_length`` must be a multiple of ``n_group`` (the published 16000 with hop 256: the
-    crop's mel covers slightly more and the model trims it). ``sigma`` is the training prior's
-    standard deviation.
+    crop's mel covers slightly more and the model trims it).
     """
 
     root: str = "data/demo-ljspeech"
@@ -54,7 +54,18 @@ class VocoderDataConfig:
     valid_files: str | None = None
     test_files: str | None = None
     cache_dir: str | None = None
+
+
+@dataclass
+class VocoderLossConfig:
+    """The ``loss:`` section of the vocoder: ``sigma`` is the training prior's standard deviation
+    (the latent is scored under ``N(0, sigma^2)``)."""
+
     sigma: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.sigma) or self.sigma <= 0:
+            raise WaveflowError(f"loss.sigma must be positive, got {self.sigma}")
 
 
 class WaveGlowTask(Task):
@@ -63,10 +74,8 @@ class WaveGlowTask(Task):
     name = "waveglow"
     model_config = WaveGlowConfig
     data_config = VocoderDataConfig
-
-    def __init__(self) -> None:
-        self.sigma = 1.0
-        self.sample_rate = 22050
+    loss_config = VocoderLossConfig
+    moved_keys = {"data.sigma": "loss.sigma"}
 
     def build_model(self, model_cfg: WaveGlowConfig) -> WaveGlow:
         return WaveGlow.from_config(model_cfg)
@@ -108,10 +117,6 @@ class WaveGlowTask(Task):
                 f"model.n_group ({group}), e.g. "
                 f"{max(1, round(data_cfg.segment_length / group)) * group}"
             )
-        if not math.isfinite(data_cfg.sigma) or data_cfg.sigma <= 0:
-            raise WaveflowError(f"data.sigma must be positive, got {data_cfg.sigma}")
-        self.sigma = data_cfg.sigma
-        self.sample_rate = data_cfg.mel.sample_rate
         utterances = read_ljspeech_metadata(data_cfg.root)
         if (data_cfg.train_files is None) != (data_cfg.valid_files is None):
             raise WaveflowError("data.train_files and data.valid_files must be given together")
@@ -165,10 +170,12 @@ class WaveGlowTask(Task):
             return
         load_native_weights(self, model, model_cfg, ckpt, path)
 
-    def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+    def loss(
+        self, model: torch.nn.Module, batch: Any, options: VocoderLossConfig
+    ) -> dict[str, torch.Tensor]:
         audio, mel = batch
         z, logdet = model(audio, mel)
-        metrics = likelihood_metrics(z.float(), logdet.float(), self.sigma)
+        metrics = likelihood_metrics(z.float(), logdet.float(), options.sigma)
         return {
             "loss": metrics["nats_per_sample"],
             "bits_per_sample": metrics["bits_per_sample"],

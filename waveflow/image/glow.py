@@ -55,8 +55,8 @@ class GlowConfig:
 
     ``image_size`` and ``n_bits`` describe the data the density is defined on (square images,
     ``n_bits`` per channel, see :mod:`waveflow.image.pixels`; ``image_size`` null: no default
-    sample size); ``y_weight`` weights the auxiliary classification loss (bits) of a
-    class-conditional model. This is the one place where Glow's options are validated.
+    sample size). This is the one place where Glow's options are validated (the auxiliary
+    classifier's loss weight is a ``loss:`` option: ``waveflow.image.task.GlowLossConfig``).
     """
 
     in_channels: int = 3
@@ -70,7 +70,6 @@ class GlowConfig:
     lu: bool = True
     learn_top: bool = True
     n_classes: int | None = None
-    y_weight: float = 0.01
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "n_levels", "n_steps", "hidden_channels"):
@@ -78,8 +77,6 @@ class GlowConfig:
                 raise WaveflowError(f"model.{name} must be > 0, got {getattr(self, name)}")
         if self.n_classes is not None and self.n_classes < 2:
             raise WaveflowError(f"model.n_classes must be >= 2 or null, got {self.n_classes}")
-        if self.y_weight < 0:
-            raise WaveflowError(f"model.y_weight must be >= 0, got {self.y_weight}")
         if self.coupling not in COUPLINGS:
             raise WaveflowError(
                 f"model.coupling must be one of {list(COUPLINGS)}, got {self.coupling!r}"
@@ -169,10 +166,8 @@ class Glow(nn.Module):
 
     @classmethod
     def from_config(cls, config: GlowConfig) -> Glow:
-        """The model of a config (``y_weight`` is a training setting, not part of the model)."""
-        options = dataclasses.asdict(config)
-        del options["y_weight"]
-        return cls(**options)
+        """The model of a config."""
+        return cls(**dataclasses.asdict(config))
 
     # ------------------------------------------------------------------ construction
 

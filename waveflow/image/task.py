@@ -2,7 +2,7 @@
 
 The loss is bits per dimension of the uniformly dequantised images, including the
 ``log(n_bins)`` discretisation term (see :mod:`waveflow.image.pixels`), plus, for
-class-conditional models, ``model.y_weight`` times the auxiliary classifier's cross-entropy
+class-conditional models, ``loss.y_weight`` times the auxiliary classifier's cross-entropy
 in bits (Glow's objective). Logged metrics: ``bits_per_dim`` and, when conditional,
 ``class_bits`` and ``class_accuracy``.
 """
@@ -10,12 +10,14 @@ in bits (Glow's objective). Logged metrics: ``bits_per_dim`` and, when condition
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from waveflow.errors import WaveflowError
 from waveflow.image.data import ImageDataConfig, build_image_datasets
 from waveflow.image.glow import Glow, GlowConfig
 from waveflow.image.pixels import bits_per_dim
@@ -25,16 +27,26 @@ MEDIA_TEMPERATURES = (0.0, 0.5, 0.7, 1.0)
 MEDIA_SAMPLES = 16
 
 
+@dataclass
+class GlowLossConfig:
+    """The ``loss:`` section of Glow: ``y_weight`` weights the auxiliary classification loss
+    (bits) of a class-conditional model (0: no classifier loss)."""
+
+    y_weight: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.y_weight) or self.y_weight < 0:
+            raise WaveflowError(f"loss.y_weight must be >= 0, got {self.y_weight}")
+
+
 class GlowTask(Task):
     name = "glow"
     model_config = GlowConfig
     data_config = ImageDataConfig
-
-    def __init__(self) -> None:
-        self.y_weight = GlowConfig.y_weight  # set from the config by build_model
+    loss_config = GlowLossConfig
+    moved_keys = {"model.y_weight": "loss.y_weight"}
 
     def build_model(self, model_cfg: GlowConfig) -> Glow:
-        self.y_weight = model_cfg.y_weight
         return Glow.from_config(model_cfg)
 
     def size_floor(self, model_cfg: GlowConfig) -> tuple[int, int]:
@@ -47,11 +59,13 @@ class GlowTask(Task):
             data_cfg, model_cfg.in_channels, model_cfg.image_size, model_cfg.n_bits
         )
 
-    def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+    def loss(
+        self, model: torch.nn.Module, batch: Any, options: GlowLossConfig
+    ) -> dict[str, torch.Tensor]:
         x, y = batch
         glow: Glow = getattr(model, "module", model)
         conditional = glow.n_classes is not None
-        with_logits = conditional and self.y_weight > 0
+        with_logits = conditional and options.y_weight > 0
         out = model(x, y if conditional else None, with_logits=with_logits)
         log_prob = glow.flow.latent_log_prob(out[0], out[1])
         bpd = bits_per_dim(log_prob, math.prod(x.shape[1:]), glow.n_bits).mean()
@@ -59,12 +73,12 @@ class GlowTask(Task):
         if with_logits:
             logits = out[2].float()
             class_bits = F.cross_entropy(logits, y) / math.log(2.0)
-            metrics["loss"] = bpd + self.y_weight * class_bits
+            metrics["loss"] = bpd + options.y_weight * class_bits
             metrics["class_bits"] = class_bits.detach()
             metrics["class_accuracy"] = (logits.argmax(1) == y).float().mean()
         return metrics
 
-    def initialize(self, model: torch.nn.Module, batch: Any) -> None:
+    def initialize(self, model: torch.nn.Module, batch: Any, options: GlowLossConfig) -> None:
         x, y = batch
         model.initialize(x, y if model.n_classes is not None else None)
 

@@ -3,7 +3,7 @@
 A training checkpoint is a dict loadable with `torch.load(path, weights_only=True)`:
 
     task        registry name of the task ("waveglow", "glow", ...)
-    config      the resolved config as plain dicts ({"task", "model", "data", "train"})
+    config      the resolved config as plain dicts ({"task", "model", "data", "loss", "train"})
     model       model state_dict (unwrapped from DDP); with `train.ema_decay` the averaged
                 weights, which validation, synthesis and `init_from` use
     raw_model   (EMA only) the raw training weights, from which a resumed run continues

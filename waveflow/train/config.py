@@ -1,11 +1,15 @@
 """Experiment configuration: the YAML file, dotted overrides, and the engine's `TrainConfig`.
 
-A config file has four sections::
+A config file has five sections::
 
     task: waveglow          # registry name (or "package.module:Class")
     model: {...}            # parsed into the task's `model_config` dataclass
     data: {...}             # parsed into the task's `data_config` dataclass
+    loss: {...}             # parsed into the task's `loss_config` dataclass (may be omitted)
     train: {...}            # parsed into `TrainConfig` below
+
+A key that an older config held elsewhere (`Task.moved_keys`, e.g. `data.sigma`) is a one-line
+error saying where it moved ("data.sigma moved to loss.sigma").
 
 Overrides such as `train.lr=2e-4 data.segment_length=8000` are applied to the raw YAML before
 parsing; each value is read with `yaml.safe_load`. Unknown keys and wrong value types anywhere
@@ -28,7 +32,7 @@ from waveflow.errors import WaveflowError
 from waveflow.inputs import regular_file
 from waveflow.task import get_task
 
-SECTIONS = ("task", "model", "data", "train")
+SECTIONS = ("task", "model", "data", "loss", "train")
 
 
 @dataclasses.dataclass
@@ -127,6 +131,7 @@ class ExperimentConfig:
     task: str
     model: Any
     data: Any
+    loss: Any
     train: TrainConfig
 
 
@@ -161,12 +166,23 @@ def parse_config(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> Exper
     if "task" not in raw:
         raise WaveflowError("missing key 'task' (the model family, e.g. 'waveglow' or 'glow')")
     task = get_task(raw["task"], allow_plugin=True)
+    check_moved_keys(raw, task.moved_keys)
     return ExperimentConfig(
         task=raw["task"],
         model=from_dict(task.model_config, _section(raw, "model"), "model"),
         data=from_dict(task.data_config, _section(raw, "data"), "data"),
+        loss=from_dict(task.loss_config, _section(raw, "loss"), "loss"),
         train=from_dict(TrainConfig, _section(raw, "train"), "train"),
     )
+
+
+def check_moved_keys(raw: Mapping[str, Any], moved: Mapping[str, str]) -> None:
+    """Raise "data.sigma moved to loss.sigma" for the first old dotted key present in `raw`."""
+    for old, new in moved.items():
+        section, _, key = old.partition(".")
+        value = raw.get(section)
+        if isinstance(value, Mapping) and key in value:
+            raise WaveflowError(f"{old} moved to {new}: write it under {new.partition('.')[0]}:")
 
 
 def apply_override(raw: dict[str, Any], text: str) -> None:
@@ -198,6 +214,7 @@ def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:
         "task": config.task,
         "model": to_dict(config.model),
         "data": to_dict(config.data),
+        "loss": to_dict(config.loss),
         "train": to_dict(config.train),
     }
 

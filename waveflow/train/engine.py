@@ -252,7 +252,7 @@ class Trainer:
         for index, batch in enumerate(micro_batches):
             with self._no_sync(last=index == count - 1):
                 with self._autocast():
-                    out = self.task.loss(self.model, batch)
+                    out = self.task.loss(self.model, batch, self.config.loss)
                 loss = _check_loss(out).float()
                 self.scaler.scale(loss / count).backward()
             finite &= torch.isfinite(loss.detach())
@@ -357,7 +357,7 @@ class Trainer:
         count = 0
         with preserved_rng(self.config.train.seed), torch.no_grad(), self._autocast():
             for indices, batch in zip(self.valid_sampler, self.valid_loader, strict=True):
-                out = self.task.loss(model, _to_device(batch, self.env.device))
+                out = self.task.loss(model, _to_device(batch, self.env.device), self.config.loss)
                 _check_loss(out)
                 for name, value in out.items():
                     sums[name] = sums.get(name, 0.0) + float(value.float()) * len(indices)
@@ -496,7 +496,7 @@ class Trainer:
         collate = self.task.collate_fn() or torch.utils.data.default_collate
         batch = _to_device(collate([self.train_set[i] for i in indices]), self.env.device)
         self.model.train()
-        self.task.initialize(self.model, batch)
+        self.task.initialize(self.model, batch, self.config.loss)
 
     def _batches(self) -> Iterator[Any]:
         """Training batches on the device, forever, keeping (epoch, batch_in_epoch) current."""

@@ -92,13 +92,13 @@ def test_stages_1_to_4_on_a_tiny_corpus(tiny_ljspeech: Path, tmp_path: Path) -> 
     summary = json.loads((exp / "eval" / "summary.json").read_text())
     assert summary["test_utterances"] == 1
     for key in (
-        "teacher_real_time_factor", "student_real_time_factor", "student_speedup",
+        "teacher_x_real_time", "student_x_real_time", "student_speedup",
         "teacher_mel_l1", "student_mel_l1", "teacher_nll_of_recordings",
         "teacher_nll_of_teacher_audio", "teacher_nll_of_student_audio",
     ):  # fmt: skip
         assert math.isfinite(summary[key]), key
     assert summary["student_speedup"] == (
-        summary["teacher_real_time_factor"] / summary["student_real_time_factor"]
+        summary["student_x_real_time"] / summary["teacher_x_real_time"]
     )
     assert "x the teacher's speed" in result.stdout
 
@@ -127,13 +127,13 @@ def test_student_config_loads_and_matches_the_ljspeech_front_end() -> None:
 def test_report_table_shows_both_models() -> None:
     summary = {
         "device": "cpu", "sigma": 0.6, "teacher_params": 1234567, "student_params": 89012,
-        "teacher_real_time_factor": 0.5, "student_real_time_factor": 0.25,
+        "teacher_x_real_time": 2.0, "student_x_real_time": 4.0,
         "student_speedup": 2.0, "teacher_mel_l1": 1.5, "student_mel_l1": 2.25,
         "teacher_nll_of_recordings": -3.5, "teacher_nll_of_teacher_audio": -2.75,
         "teacher_nll_of_student_audio": -1.125,
     }  # fmt: skip
     table = format_report(summary)
-    for text in ("1,234,567", "89,012", "0.500", "0.250", "2.00x", "1.500", "2.250", "-3.500"):
+    for text in ("1,234,567", "89,012", "2.000", "4.000", "2.00x", "1.500", "2.250", "-3.500"):
         assert text in table
     assert "-2.750" in table and "-1.125" in table
     assert len({len(line) for line in table.splitlines()}) == 1

@@ -9,18 +9,17 @@
 - `--teacher-gen`, `--student-gen`: audio synthesized from those mels by each model.
 
 Reported for both models, measured in the same run on `--device` (weight norm folded, fp32):
-real-time factor (synthesis seconds per second of audio of all test mels, after one warm-up
-call; the best of `--repeats` passes, alternating the two models so that a busy machine slows
-both alike; the student's speed-up is the teacher's over the student's), log-mel L1 distance of the
-synthesis to the recording, and the teacher's exact NLL (bits/sample, conditioned on the
-test mels) of the recordings and of each model's synthesis: the distillation's
-cross-entropy, on whole held-out clips.
+synthesis speed in x real time (seconds of audio per second of compute over all test mels,
+after one warm-up call; the best of `--repeats` passes, alternating the two models so that a
+busy machine slows both alike; the student's speed-up is its speed over the teacher's),
+log-mel L1 distance of the synthesis to the recording, and the teacher's exact NLL
+(bits/sample, conditioned on the test mels) of the recordings and of each model's
+synthesis: the distillation's cross-entropy, on whole held-out clips.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch
 from waveflow.audio.recipe_summary import (
     mel_distance,
     paired_test_files,
-    real_time_factor,
+    times_real_time,
     write_summary_json,
 )
 from waveflow.errors import WaveflowError
@@ -61,10 +60,10 @@ def distill_report(args: argparse.Namespace) -> dict[str, Any]:
     pairs = paired_test_files(args.ref, args.mels)
     mels = [torch.from_numpy(np.load(mel)).float() for _, mel in pairs]
     rate = mel_config.sample_rate
-    speed = {"teacher": math.inf, "student": math.inf}
+    speed = {"teacher": 0.0, "student": 0.0}
     for _ in range(args.repeats):  # alternate the models; the fastest pass of each counts
         for name, model in (("teacher", teacher), ("student", student)):
-            speed[name] = min(speed[name], real_time_factor(model, mels, rate, args.sigma, device))
+            speed[name] = max(speed[name], times_real_time(model, mels, rate, args.sigma, device))
 
     def teacher_nll(folder: Path | None) -> float:
         """Teacher NLL of the recordings (None) or of the WAVs of ``folder`` (same ids)."""
@@ -80,9 +79,9 @@ def distill_report(args: argparse.Namespace) -> dict[str, Any]:
         "test_utterances": len(pairs),
         "teacher_params": sum(p.numel() for p in teacher.parameters()),
         "student_params": sum(p.numel() for p in student.parameters()),
-        "teacher_real_time_factor": speed["teacher"],
-        "student_real_time_factor": speed["student"],
-        "student_speedup": speed["teacher"] / speed["student"],
+        "teacher_x_real_time": speed["teacher"],
+        "student_x_real_time": speed["student"],
+        "student_speedup": speed["student"] / speed["teacher"],
         "teacher_mel_l1": mel_distance(args.ref, args.teacher_gen, rate),
         "student_mel_l1": mel_distance(args.ref, args.student_gen, rate),
         "teacher_nll_of_recordings": teacher_nll(None),
@@ -93,13 +92,13 @@ def distill_report(args: argparse.Namespace) -> dict[str, Any]:
 
 def format_report(summary: dict[str, Any]) -> str:
     """A Markdown table: one row per metric, one column per model."""
-    rtf_t, rtf_s = summary["teacher_real_time_factor"], summary["student_real_time_factor"]
+    speed_t, speed_s = summary["teacher_x_real_time"], summary["student_x_real_time"]
     rows = [
         ("parameters", f"{summary['teacher_params']:,}", f"{summary['student_params']:,}"),
         (
-            f"real-time factor, {summary['device']} (lower is faster)",
-            f"{rtf_t:.3f}",
-            f"{rtf_s:.3f} ({summary['student_speedup']:.2f}x the teacher's speed)",
+            f"synthesis speed, {summary['device']} (x real time)",
+            f"{speed_t:.3f}",
+            f"{speed_s:.3f} ({summary['student_speedup']:.2f}x the teacher's speed)",
         ),
         (
             f"log-mel L1 to the recordings (sigma {summary['sigma']})",

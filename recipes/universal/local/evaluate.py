@@ -15,8 +15,8 @@ convergence, log-magnitude L1), the number of clips, whether the language was se
 (`--unseen` names those that were not), and whether WaveGlow beats Griffin-Lim on PESQ and
 both MR-STFT distances (null when one of them was not measured).
 
-With --checkpoint the real-time factor (compute seconds per second of audio; below 1 =
-faster than real time) of WaveGlow (sigma 0.6, fp32, batch 1) and of Griffin-Lim (60
+With --checkpoint the synthesis speed in x real time (seconds of audio per second of compute;
+above 1 = faster than real time) of WaveGlow (sigma 0.6, fp32, batch 1) and of Griffin-Lim (60
 iterations) is measured on the same mels (the first --rtf-clips test clips of every
 language), with torch limited to --threads threads, and reported with the machine and date.
 """
@@ -55,9 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--langs", required=True, help="comma-separated")
     parser.add_argument("--unseen", default="", help="languages left out of training")
     parser.add_argument("--metrics", default="stoi,pesq,mel,mrstft")
-    parser.add_argument("--checkpoint", type=Path, help="measure the real-time factor")
+    parser.add_argument("--checkpoint", type=Path, help="measure the synthesis speed")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the RTF")
-    parser.add_argument("--rtf-clips", type=int, default=2, help="clips per language for the RTF")
+    parser.add_argument("--rtf-clips", type=int, default=2, help="clips per language for the speed")
     parser.add_argument("--sigma", type=float, default=0.6)
     return parser.parse_args(argv)
 
@@ -132,7 +132,7 @@ def measure_rtf(args: argparse.Namespace, langs: list[str]) -> dict:
     from waveflow.audio.features import MelSpectrogram
     from waveflow.audio.griffin_lim import griffin_lim
     from waveflow.audio.io import load_audio
-    from waveflow.audio.recipe_summary import real_time_factor
+    from waveflow.audio.recipe_summary import times_real_time
     from waveflow.audio.synthesis import load_vocoder
 
     torch.set_num_threads(args.threads)
@@ -143,16 +143,16 @@ def measure_rtf(args: argparse.Namespace, langs: list[str]) -> dict:
     ]
     with torch.no_grad():
         mels = [front_end(load_audio(f, mel_config.sample_rate)) for f in files]
-    rtf = real_time_factor(model, mels, mel_config.sample_rate, args.sigma)
+    speed = times_real_time(model, mels, mel_config.sample_rate, args.sigma)
     start = time.perf_counter()
     for mel in mels:
         griffin_lim(mel, mel_config)
     seconds = sum(m.shape[1] for m in mels) * mel_config.hop_length / mel_config.sample_rate
-    rtf_gl = (time.perf_counter() - start) / seconds
+    speed_gl = seconds / (time.perf_counter() - start)
     return {
-        "rtf_waveglow": rtf,
-        "rtf_griffin_lim": rtf_gl,
-        "waveglow_vs_griffin_lim_speed": rtf_gl / rtf,
+        "x_real_time_waveglow": speed,
+        "x_real_time_griffin_lim": speed_gl,
+        "waveglow_vs_griffin_lim_speed": speed / speed_gl,
         "threads": args.threads,
         "clips": len(files),
         "audio_seconds": seconds,
@@ -196,10 +196,11 @@ def format_markdown(rows: list[dict], speed: dict | None) -> str:
     if speed:
         ratio = speed["waveglow_vs_griffin_lim_speed"]
         lines.append(
-            f"Real-time factor on {speed['threads']} CPU threads ({speed['machine']}; "
+            f"Synthesis speed on {speed['threads']} CPU threads ({speed['machine']}; "
             f"{speed['date']}; {speed['clips']} clips, {speed['audio_seconds']:.1f} s of audio; "
-            f"below 1 = faster than real time): WaveGlow {speed['rtf_waveglow']:.3f}, "
-            f"Griffin-Lim (60 iterations) {speed['rtf_griffin_lim']:.3f}: WaveGlow runs at "
+            f"x real time, above 1 = faster than real time): WaveGlow "
+            f"{speed['x_real_time_waveglow']:.2f}x, Griffin-Lim (60 iterations) "
+            f"{speed['x_real_time_griffin_lim']:.2f}x: WaveGlow runs at "
             f"{ratio:.2f}x the speed of Griffin-Lim."
         )
     return "\n".join(lines) + "\n"

@@ -51,7 +51,13 @@ DEFAULTS: dict[str, dict[str, object]] = {
         "runs": 5,
         "warmup": 1,
     },
-    "memory": {"config": "tiny", "seconds": "10,3600", "block_frames": 256, "chunk_samples": 0},
+    "memory": {
+        "config": "tiny",
+        "seconds": "10,3600",
+        "block_frames": 256,
+        "chunk_samples": 0,
+        "modes": "stream,offline",
+    },
 }
 QUICK: dict[str, dict[str, object]] = {
     "synth": {"config": "tiny", "seconds": "0.1"},
@@ -142,6 +148,7 @@ def _command_options(name: str, p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--chunk-samples", type=_non_negative_int, help="chunk (default 0: the model's)"
         )
+        p.add_argument("--modes", help="stream and/or offline (default stream,offline)")
     if name in ("synth", "floor"):
         p.add_argument("--batch-size", type=_positive_int, help="mels per call (default 1)")
         p.add_argument("--seconds", help="comma-separated mel durations (default synth 1,10)")
@@ -176,6 +183,10 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
             setattr(args, key, value)
     if hasattr(args, "seconds"):
         args.seconds = _durations(args.seconds)
+    if args.command == "memory":
+        args.modes = [m.strip() for m in str(args.modes).split(",") if m.strip()]
+        if not args.modes or any(m not in ("stream", "offline") for m in args.modes):
+            raise WaveflowError(f"--modes: expected stream and/or offline, got {args.modes!r}")
     if args.command == "versus":
         if len(args.seconds) != 1:
             raise WaveflowError("versus --seconds: give one duration")

@@ -76,7 +76,7 @@ def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
 def memory_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
     model = waveglow_config(opts.config)
     results = []
-    for mode in ("stream", "offline"):
+    for mode in opts.modes:
         for seconds in opts.seconds:
             spec = {
                 "case": "stream_memory",

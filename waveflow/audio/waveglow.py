@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from waveflow.audio.upsample import TransposedUpsampler
 from waveflow.audio.wavenet import WaveNet, remove_weight_norm
 from waveflow.bijectors import (
     AffineCoupling,
@@ -195,9 +196,7 @@ class WaveGlow(nn.Module):
             alternate_coupling,
         )
         self.config = cfg
-        self.upsample = nn.ConvTranspose1d(
-            n_mel_channels, n_mel_channels, upsample_kernel, stride=hop_length
-        )
+        self.upsample = TransposedUpsampler(n_mel_channels, upsample_kernel, hop_length)
         self.group = Squeeze(n_group, spatial_dims=1)
         self.flow = Flow(Chain(self.group, build_grouped_flow(cfg), Inverse(self.group)))
 
@@ -296,9 +295,9 @@ class WaveGlow(nn.Module):
 
     # ----------------------------------------------------------------------------- the flow
     def condition(self, mel: Tensor, length: int) -> Tensor:
-        """Upsample ``mel [B, M, F]`` to ``length`` samples and group: ``[B, M*g, length/g]``."""
-        upsampled = self.upsample(mel)[:, :, :length]
-        return self.group(upsampled)[0]
+        """Upsample ``mel [B, M, F]`` to ``length`` samples and group: ``[B, M*g, length/g]``
+        (``self.group(self.upsample(mel)[:, :, :length])``, computed as one GEMM)."""
+        return self.upsample.grouped(mel, length, self.config.n_group)
 
     def forward(self, audio: Tensor, mel: Tensor) -> tuple[Tensor, Tensor]:
         """``audio [B, T]``, ``mel [B, M, F]`` (``T <= F * hop``) -> ``(z [B, T], logdet [B])``."""

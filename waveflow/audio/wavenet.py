@@ -68,6 +68,7 @@ class WaveNet(nn.Module):
             weight_normed_conv(n_channels, 2 * n_channels if i < n_layers - 1 else n_channels)
             for i in range(n_layers)
         )
+        self._projections: dict[int, tuple[tuple, tuple[Tensor, Tensor]]] = {}
         self.end = nn.Conv1d(n_channels, 2 * n_in, 1)
         nn.init.zeros_(self.end.weight)
         nn.init.zeros_(self.end.bias)
@@ -124,10 +125,16 @@ class WaveNet(nn.Module):
 
     def _projection(self, i: int, res_skip_layer: nn.Conv1d) -> tuple[Tensor, Tensor]:
         """Layer ``i``'s 1x1 weight ``[(n +) 2 n_in, n]`` and bias: residual rows (all but the
-        last layer) and ``W_end`` times the skip rows, composed in full precision."""
+        last layer) and ``W_end`` times the skip rows, composed in full precision; cached
+        without autograd (keyed on the versions and storage of the weights)."""
+        tensors = (res_skip_layer.weight, res_skip_layer.bias, self.end.weight)
+        key = tuple((t._version, t.data_ptr(), t.dtype, t.device) for t in tensors)
+        cached = self._projections.get(i)
+        if cached is not None and cached[0] == key and not torch.is_grad_enabled():
+            return cached[1]
         n = self.n_channels
         with torch.autocast(res_skip_layer.weight.device.type, enabled=False):
-            weight, bias = res_skip_layer.weight[:, :, 0], res_skip_layer.bias
+            weight, bias = tensors[0][:, :, 0], tensors[1]
             end = self.end.weight[:, :, 0]
             last = i == self.n_layers - 1
             skip_w, skip_b = (weight, bias) if last else (weight[n:], bias[n:])
@@ -135,6 +142,8 @@ class WaveNet(nn.Module):
             if not last:
                 fused_w = torch.cat([weight[:n], fused_w])
                 fused_b = torch.cat([bias[:n], fused_b])
+        if not torch.is_grad_enabled():
+            self._projections[i] = (key, (fused_w[:, :, None], fused_b))
         return fused_w[:, :, None], fused_b
 
 

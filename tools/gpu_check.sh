@@ -66,7 +66,7 @@ step() {
 if [ "$DRY" = 1 ]; then
     step cuda_tests "$LIMIT" "$PY" -m pytest -q --collect-only -k cuda tests/test_features.py
 else
-    step cuda_tests "$LIMIT" "$PY" -m pytest -q -rs -k "cuda or gpu" tests
+    step cuda_tests "$LIMIT" "$PY" -m pytest -q -rs -k cuda tests
 fi
 
 # 2. Synthesis: every precision at batch 1 and 8 (10 s mel).

@@ -135,7 +135,7 @@ def _command_options(name: str, p: argparse.ArgumentParser) -> None:
     if name in ("synth", "train", "floor", "versus", "memory"):
         p.add_argument("--config", help="published | small | tiny | FILE.yaml (default published)")
     if name == "versus":
-        p.add_argument("--seconds", help="mel duration of the synthesis case (default 1)")
+        p.add_argument("--seconds", help="mel duration to synthesise (default 1; 0: no synthesis)")
         p.add_argument("--batch-size", type=_positive_int, help="mels per synthesis (default 1)")
         p.add_argument(
             "--segment-length", type=_non_negative_int, help="train samples (16000; 0: no train)"
@@ -181,6 +181,8 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    if args.command == "versus" and str(args.seconds).strip() in ("0", "0.0"):
+        args.seconds = [0.0]  # versus: no synthesis case
     if hasattr(args, "seconds"):
         args.seconds = _durations(args.seconds)
     if args.command == "memory":

@@ -44,10 +44,10 @@ STEPS="$LOGS/steps.tsv"
 : > "$STEPS"
 if [ "$DRY" = 1 ]; then
     DEV=cpu; QUICK="--quick --no-isolate --runs 1 --warmup 0"; SECONDS_MEL=0.1; BATCHES="1 2"; TRAIN="--batch-size 2 --segment-length 2048"
-    NAME="gpu-dryrun-$DATE"; LIMIT=120
+    NAME="gpu-dryrun-$DATE"; LIMIT=300; STEPS_TRAIN=4
 else
     DEV=cuda; QUICK=; SECONDS_MEL=10; BATCHES="1 8"; TRAIN="--batch-size 12 --segment-length 16000"
-    NAME="gpu-$DATE"; LIMIT=240
+    NAME="gpu-$DATE"; LIMIT=240; STEPS_TRAIN=20
 fi
 
 # step NAME TIMEOUT COMMAND...: run, log to $LOGS/NAME.log, record status and wall time.
@@ -89,8 +89,9 @@ step torchrun_allreduce "$LIMIT" "$PY" -m torch.distributed.run --standalone --n
     tools/bench/allreduce_check.py --device "$DEV"
 step torchrun_train "$LIMIT" "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 \
     -m waveflow.cli train --config recipes/ljspeech/conf/small.yaml --exp-dir "$LOGS/train-run" \
-    train.steps=20 train.device="$DEV" train.log_every=10 train.valid_every=20 \
-    train.ckpt_every=20 train.media_every=0 data.segment_length=4096
+    train.steps=$STEPS_TRAIN train.device="$DEV" train.log_every=2 \
+    train.valid_every=$STEPS_TRAIN train.ckpt_every=$STEPS_TRAIN train.media_every=0 \
+    data.segment_length=4096
 
 # 5. NVIDIA equivalence on the device, then the side-by-side ratios.
 step nvidia_equivalence "$LIMIT" "$PY" tools/bench/equivalence_check.py --device "$DEV"

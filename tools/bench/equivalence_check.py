@@ -24,6 +24,7 @@ from bench.versus import build_pair, reference_module  # noqa: E402
 def tiny_check(device: torch.device) -> dict[str, float]:
     nl = reference_module()
     reference = nl.make_reference().double().to(device)
+    from waveflow.audio.chunked import minimum_chunk_samples
     from waveflow.audio.nvidia import waveglow_from_nvidia_state
 
     state = {k: v.clone() for k, v in reference.state_dict().items()}
@@ -38,7 +39,7 @@ def tiny_check(device: torch.device) -> dict[str, float]:
         loss = model.nll(audio, mel)["nvidia_loss"]
         ref_audio = reference.infer(mel, sigma=0.0)
         whole = model.infer(mel, sigma=0.0, chunk_samples=10**6 * 8)
-        chunked = model.infer(mel, sigma=0.0, chunk_samples=8 * 8)
+        chunked = model.infer(mel, sigma=0.0, chunk_samples=minimum_chunk_samples(model))
     return {
         "z": float((z - grouped).abs().max()),
         "nvidia_loss": float((loss - nl.nvidia_loss(outputs)).abs()),

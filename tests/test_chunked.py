@@ -238,3 +238,20 @@ def test_chunked_log_prob_rejects_bad_audio():
         chunked.log_prob(model, torch.zeros(1, 30, dtype=torch.float64), mel)
     with pytest.raises(WaveflowError, match="<= frames"):
         chunked.log_prob(model, torch.zeros(1, 40, dtype=torch.float64), mel)
+
+
+@pytest.mark.parametrize("chunk_frames", [1, 7, 4096])
+def test_mel_front_end_in_chunks_equals_one_centred_stft(chunk_frames, monkeypatch):
+    from waveflow.audio.features import MelSpectrogram
+
+    front_end = MelSpectrogram()
+    c = front_end.config
+    audio = torch.rand(2, 20_000, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    spectrum = torch.stft(
+        audio, c.n_fft, c.hop_length, c.win_length, window=front_end.window, center=True,
+        pad_mode="reflect", return_complex=True,
+    )  # fmt: skip
+    expected = torch.log(torch.clamp(front_end.filterbank @ spectrum.abs(), min=c.log_floor))
+    monkeypatch.setattr(front_end, "chunk_frames", chunk_frames)
+    torch.testing.assert_close(front_end(audio), expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(front_end(audio[1]), expected[1], atol=1e-5, rtol=0)

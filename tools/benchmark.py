@@ -11,6 +11,9 @@ Usage (see ``--help`` of each command)::
     python tools/benchmark.py glow [--image-size 32 --channels 3 --levels 3 --steps 32
         --hidden 512] ...
     python tools/benchmark.py floor ...
+    python tools/benchmark.py versus [--config published] [--seconds 1] [--segment-length 16000]
+        [--dtypes fp32,bf16] [--runs 5]     # alternating, against NVIDIA's maths: ratios
+    python tools/benchmark.py memory [--config tiny] [--seconds 10,3600] [--modes stream,offline]
 
 The implementation lives in ``tools/bench/``.
 """

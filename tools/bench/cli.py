@@ -52,7 +52,13 @@ DEFAULTS: dict[str, dict[str, object]] = {
         "runs": 5,
         "warmup": 1,
     },
-    "memory": {"config": "tiny", "seconds": "10,3600", "block_frames": 256, "chunk_samples": 0},
+    "memory": {
+        "config": "tiny",
+        "seconds": "10,3600",
+        "block_frames": 256,
+        "chunk_samples": 0,
+        "modes": "stream,offline",
+    },
 }
 QUICK: dict[str, dict[str, object]] = {
     "synth": {"config": "tiny", "seconds": "0.1"},
@@ -136,7 +142,7 @@ def _command_options(name: str, p: argparse.ArgumentParser) -> None:
             help="published | small | tiny | light | fast | FILE.yaml (default published)",
         )
     if name == "versus":
-        p.add_argument("--seconds", help="mel duration of the synthesis case (default 1)")
+        p.add_argument("--seconds", help="mel duration to synthesise (default 1; 0: no synthesis)")
         p.add_argument("--batch-size", type=_positive_int, help="mels per synthesis (default 1)")
         p.add_argument(
             "--segment-length", type=_non_negative_int, help="train samples (16000; 0: no train)"
@@ -149,6 +155,7 @@ def _command_options(name: str, p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--chunk-samples", type=_non_negative_int, help="chunk (default 0: the model's)"
         )
+        p.add_argument("--modes", help="stream and/or offline (default stream,offline)")
     if name in ("synth", "export", "floor"):
         p.add_argument("--batch-size", type=_positive_int, help="mels per call (default 1)")
         p.add_argument("--seconds", help="comma-separated mel durations (default synth 1,10)")
@@ -184,8 +191,14 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    if args.command == "versus" and str(args.seconds).strip() in ("0", "0.0"):
+        args.seconds = [0.0]  # versus: no synthesis case
     if hasattr(args, "seconds"):
         args.seconds = _durations(args.seconds)
+    if args.command == "memory":
+        args.modes = [m.strip() for m in str(args.modes).split(",") if m.strip()]
+        if not args.modes or any(m not in ("stream", "offline") for m in args.modes):
+            raise WaveflowError(f"--modes: expected stream and/or offline, got {args.modes!r}")
     if args.command == "versus":
         if len(args.seconds) != 1:
             raise WaveflowError("versus --seconds: give one duration")

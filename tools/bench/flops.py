@@ -16,13 +16,15 @@ from torch.utils.flop_counter import FlopCounterMode
 def waveglow_flops_per_sample(config: dict[str, Any]) -> float:
     """Conv/matmul FLOPs per synthesised audio sample of WaveGlow ``config``, by hand.
 
-    Per mel frame the upsampler (``ConvTranspose1d(M, M, K_up, stride=hop)``) costs
-    ``2 M^2 K_up``, i.e. ``2 M^2 K_up / hop`` per sample. Per grouped time step (``n_group``
-    samples) flow ``k`` with ``c`` channels (``h = c / 2``) costs, with ``C`` = n_channels,
-    ``L`` = n_layers, ``K`` = kernel_size and ``M_c`` the conditioning channels (``M g``): the
-    1x1 conv ``2 c^2``; the WaveNet's start ``2 h C``, conditioning projection
-    ``2 M_c (2 C L)``, dilated convs ``L * 2 C (2C) K``, residual/skip 1x1 convs
-    ``(L - 1) * 2 C (2C) + 2 C^2`` and end ``2 C (2h)``.
+    Per mel frame the transposed upsampler (``ConvTranspose1d(M, M, K_up, stride=hop)``, one
+    GEMM over ``ceil(K_up / hop)`` frames) costs ``2 M^2 hop ceil(K_up / hop)``, i.e.
+    ``2 M^2 ceil(K_up / hop)`` per sample. Per grouped time step (``n_group`` samples) flow
+    ``k`` with ``c`` channels (``h = c / 2``) costs, with ``C`` = n_channels, ``L`` =
+    n_layers, ``K`` = kernel_size and ``M_c`` the conditioning channels (``M g``): the 1x1 conv
+    ``2 c^2``; the WaveNet's start ``2 h C``, conditioning projection ``2 M_c (2 C L)``,
+    dilated convs ``L * 2 C (2C) K`` and the 1x1 projections with ``end`` folded into the skip
+    rows: ``(L - 1) * 2 C (C + 2h) + 2 C (2h)`` (NVIDIA's layout has
+    ``(L - 1) * 2 C (2C) + 2 C^2`` skip/residual convs plus ``end``).
 
     Options: ``upsampler: interpolate`` costs its 3-tap ``M -> M`` conv per column instead
     (and ``M_c = M``); ``wavenet_conv: separable`` costs ``2 C K + 2 C (2C)`` per dilated
@@ -37,7 +39,7 @@ def waveglow_flops_per_sample(config: dict[str, Any]) -> float:
     if interpolate:
         upsample = 2 * m * m * 3 / g
     else:
-        upsample = 2 * m * m * config["upsample_kernel"] / config["hop_length"]
+        upsample = 2 * m * m * -(-config["upsample_kernel"] // config["hop_length"])
     if config.get("wavenet_conv", "dense") == "separable":
         dilated = 2 * big_c * kernel + 2 * big_c * 2 * big_c
     else:
@@ -53,8 +55,7 @@ def waveglow_flops_per_sample(config: dict[str, Any]) -> float:
         per_group_step += 2 * c * c
         per_group_step += 2 * h * big_c + 2 * cond * (2 * big_c * layers)
         per_group_step += layers * dilated
-        per_group_step += (layers - 1) * 2 * big_c * 2 * big_c + 2 * big_c * big_c
-        per_group_step += 2 * big_c * 2 * h
+        per_group_step += (layers - 1) * 2 * big_c * (big_c + 2 * h) + 2 * big_c * 2 * h
     if conditional:
         last = config["n_flows"] - 1
         c_final = g - config["n_early_size"] * (last // config["n_early_every"])
@@ -63,14 +64,17 @@ def waveglow_flops_per_sample(config: dict[str, Any]) -> float:
 
 
 def count_synthesis_flops(config: dict[str, Any], frames: int) -> float:
-    """Counted FLOPs per output sample of ``infer`` on one fp32 CPU mel of ``frames`` frames."""
+    """Counted FLOPs per output sample of ``infer`` on one fp32 CPU mel of ``frames`` frames
+    (a second call: per-model work cached by the first, such as composed weights, is left out)."""
     from waveflow.audio.waveglow import WaveGlow
 
     torch.manual_seed(0)
     model = WaveGlow(**config).eval().remove_weight_norm()
     mel = torch.randn(1, config["n_mel_channels"], frames) - 5.0
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        audio = model.infer(mel, sigma=0.6)
+    with torch.inference_mode():
+        model.infer(mel, sigma=0.6)
+        with FlopCounterMode(display=False) as counter:
+            audio = model.infer(mel, sigma=0.6)
     return counter.get_total_flops() / audio.numel()
 
 

@@ -41,7 +41,7 @@ def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
     chunk = spec["chunk_samples"] or None
     generator = torch.Generator().manual_seed(0)
     device = torch.device("cpu")
-    samples, checksum = 0, 0.0
+    samples, checksum, work = 0, 0.0, None
     if spec["mode"] == "offline":
         mel = torch.randn(1, n_mel, frames, generator=generator) - 5.0
         base = baseline_bytes(device)
@@ -59,6 +59,7 @@ def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
             checksum += float(piece.abs().sum())
         piece = stream.finish()
         samples += piece.shape[1]
+        work = stream.computed / samples
         checksum = (checksum + float(piece.abs().sum())) / samples
     seconds = time.perf_counter() - start
     if samples != frames * spec["model"]["hop_length"] or not checksum == checksum:
@@ -70,13 +71,14 @@ def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
         "samples": samples,
         "samples_per_s": samples / seconds,
         "io_bytes": io_bytes,
+        "computed_over_output": work,
     }
 
 
 def memory_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
     model = waveglow_config(opts.config)
     results = []
-    for mode in ("stream", "offline"):
+    for mode in opts.modes:
         for seconds in opts.seconds:
             spec = {
                 "case": "stream_memory",

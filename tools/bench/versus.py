@@ -91,7 +91,7 @@ def versus_cases(opts: argparse.Namespace, model: dict[str, Any]) -> tuple[dict,
     nl = reference_module()
     device = resolve_device(opts.device)
     reference, ours = build_pair(model, device)  # synthesis copies (weight norm folded)
-    frames = frames_for(opts.seconds, opts.sample_rate, model["hop_length"])
+    frames = frames_for(max(opts.seconds, 0.05), opts.sample_rate, model["hop_length"])
     generator = torch.Generator().manual_seed(1)
     mel = torch.randn(opts.batch_size, model["n_mel_channels"], frames, generator=generator) - 5
     mel = mel.to(device)
@@ -116,10 +116,11 @@ def versus_cases(opts: argparse.Namespace, model: dict[str, Any]) -> tuple[dict,
 
         return run
 
-    cases["synth reference fp32"] = synth(ref_synth)
-    for dtype in opts.dtypes:
-        low = None if dtype == "fp32" else DTYPES[dtype]
-        cases[f"synth waveflow {dtype}"] = synth(our_synth, dtype=low)
+    if opts.seconds > 0:
+        cases["synth reference fp32"] = synth(ref_synth)
+        for dtype in opts.dtypes:
+            low = None if dtype == "fp32" else DTYPES[dtype]
+            cases[f"synth waveflow {dtype}"] = synth(our_synth, dtype=low)
     if opts.segment_length:
         length, hop = opts.segment_length, model["hop_length"]
         audio = ((torch.rand(opts.train_batch, length, generator=generator) * 2 - 1) * 0.5).to(

@@ -188,6 +188,7 @@ class StreamingSynthesizer:
         self.mel_base = 0
         self.frames = 0
         self.emitted = 0
+        self.computed = 0  # samples run through the flow, contexts included (overhead)
         self.finished = False
 
     @property
@@ -247,6 +248,7 @@ class StreamingSynthesizer:
         hi = hi if total is None else min(hi, total)
         cond = _window_condition(self.model, self.mel, self.mel_base, lo, hi, ctx, self.dtype)
         z = self.latents.take(self.mel.shape[0], lo, hi)
+        self.computed += hi - lo
         audio = self.model.decode(z, cond, self.dtype)
         return audio[:, start - lo : end - lo]
 

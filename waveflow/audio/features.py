@@ -86,8 +86,12 @@ class MelSpectrogram(torch.nn.Module):
     """Audio [T] or [B, T] (float, any device) -> log-mel [n_mels, F] or [B, n_mels, F] float32.
 
     F = 1 + T // hop_length; frame k is centred on sample k * hop_length. T must exceed
-    n_fft // 2 (required by reflect padding). Audio is expected in [-1, 1].
+    n_fft // 2 (required by reflect padding). Audio is expected in [-1, 1]. Frames are computed
+    ``chunk_frames`` at a time from the reflect-padded audio (each frame only reads its own
+    ``n_fft`` samples, so this is exact), so an hour of audio needs no gigabytes of spectrum.
     """
+
+    chunk_frames = 4096
 
     filterbank: torch.Tensor
     window: torch.Tensor
@@ -122,17 +126,30 @@ class MelSpectrogram(torch.nn.Module):
         if not torch.isfinite(audio).all():
             raise WaveflowError("mel: audio contains NaN or infinite samples")
         audio = audio.float()
+        batched = audio if audio.dim() == 2 else audio[None]
+        half = c.n_fft // 2
+        padded = torch.nn.functional.pad(batched[:, None], (half, half), mode="reflect")[:, 0]
+        frames = c.num_frames(audio.shape[-1])
+        mel = torch.empty(batched.shape[0], c.n_mels, frames, device=audio.device)
+        for first in range(0, frames, self.chunk_frames):
+            last = min(first + self.chunk_frames, frames)
+            piece = padded[:, first * c.hop_length : (last - 1) * c.hop_length + c.n_fft]
+            mel[:, :, first:last] = self._log_mel(piece)
+        return mel if audio.dim() == 2 else mel[0]
+
+    def _log_mel(self, padded: torch.Tensor) -> torch.Tensor:
+        """Log-mel of every full frame of already padded audio ``[B, T']`` (no centring)."""
+        c = self.config
         spectrum = torch.stft(
-            audio,
+            padded,
             n_fft=c.n_fft,
             hop_length=c.hop_length,
             win_length=c.win_length,
-            window=self.window.to(audio.device),
-            center=True,
-            pad_mode="reflect",
+            window=self.window.to(padded.device),
+            center=False,
             return_complex=True,
         )
-        mel = torch.matmul(self.filterbank.to(audio.device), spectrum.abs())
+        mel = torch.matmul(self.filterbank.to(padded.device), spectrum.abs())
         return torch.log(torch.clamp(mel, min=c.log_floor))
 
 

@@ -50,9 +50,9 @@ class MaskedCoupling(Bijector):
 
     def _masked_params(self, x: Tensor, cond: Tensor | None) -> tuple[Tensor, Tensor | None]:
         if tuple(x.shape[1:]) != tuple(self.mask.shape):
+            expected = ", ".join(map(str, self.mask.shape))
             raise ValueError(
-                f"MaskedCoupling: expected input of shape [B, {', '.join(map(str, self.mask.shape))}]"
-                f", got {list(x.shape)}"
+                f"MaskedCoupling: expected input of shape [B, {expected}], got {list(x.shape)}"
             )
         mask = self.mask.to(x.dtype)
         shift, log_scale = self.params(self.net(x * mask, cond), x, "MaskedCoupling")

@@ -30,9 +30,9 @@ import torch
 from torch import Tensor
 
 from waveflow.errors import WaveflowError
-from waveflow.image.data import ImageDataConfig, ImageDataset, load_split
+from waveflow.image.data import ImageDataConfig, load_split
 from waveflow.image.glow import Glow
-from waveflow.image.pixels import bits_per_dim, dequantize, reduce_bits
+from waveflow.image.pixels import dequantize, reduce_bits
 
 COUPLINGS = ("additive", "affine")
 PERMUTATIONS = ("reverse", "shuffle", "conv1x1")

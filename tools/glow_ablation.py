@@ -65,6 +65,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p  # fmt: skip
 
 
+def write_outputs(
+    result: dict, cfg: AblationConfig, command: str, started: float, out: Path, plot: str | None
+) -> Path:
+    """Write OUT.json, OUT.md and the PNG (again after every round: a partial run is usable)."""
+    result["machine"] = machine_info(torch.device("cpu"))
+    result["wall_s"] = time.perf_counter() - started
+    result["command"] = command
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    machine = result["machine"]
+    status = "" if result["complete"] else f" (PARTIAL: {result['budget_reached_s']:.0f} s reached)"
+    header = (
+        f"Glow ablation, {cfg.budget_s:g} {cfg.clock} s per config{status}, {cfg.threads} "
+        f"thread(s), {machine['cpu_model']}, {machine['date']} (`{command}`)\n\n"
+    )
+    out.with_suffix(".md").write_text(header + markdown_table(result))
+    return plot_curves(result, plot or out.with_suffix(".png"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -78,25 +97,19 @@ def main(argv: list[str] | None = None) -> int:
             permutations=tuple(args.permutations.split(",")),
         )  # fmt: skip
         started = time.perf_counter()
-        result = run_ablation(cfg, progress=None if args.quiet else print)
+        command = "python tools/glow_ablation.py " + " ".join(
+            sys.argv[1:] if argv is None else argv
+        )
+
+        def write(result: dict) -> Path:
+            return write_outputs(result, cfg, command, started, Path(args.out), args.plot)
+
+        result = run_ablation(cfg, progress=None if args.quiet else print, snapshot=write)
     except WaveflowError as err:
         print(f"glow_ablation: error: {err}", file=sys.stderr)
         return 1
-    result["machine"] = machine_info(torch.device("cpu"))
-    result["wall_s"] = time.perf_counter() - started
-    result["command"] = "python tools/glow_ablation.py " + " ".join(
-        sys.argv[1:] if argv is None else argv
-    )
+    plot = write(result)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    machine = result["machine"]
-    header = (
-        f"Glow ablation, {cfg.budget_s:g} {cfg.clock} s per config, {cfg.threads} thread(s), "
-        f"{machine['cpu_model']}, {machine['date']} (`{result['command']}`)\n\n"
-    )
-    out.with_suffix(".md").write_text(header + markdown_table(result))
-    plot = plot_curves(result, args.plot or out.with_suffix(".png"))
     if not args.quiet:
         print(markdown_table(result))
         print(f"wrote {out.with_suffix('.json')}, {out.with_suffix('.md')}, {plot}")

@@ -89,6 +89,9 @@ class Task(abc.ABC):
 TASKS: dict[str, str | type[Task]] = {
     "waveglow": "waveflow.audio.task:WaveGlowTask",
     "glow": "waveflow.image.task:GlowTask",
+    "nice": "waveflow.image.flow_tasks:NICETask",
+    "realnvp": "waveflow.image.flow_tasks:RealNVPTask",
+    "toy2d": "waveflow.toy.task:Toy2DTask",
 }
 
 

@@ -10,6 +10,15 @@ from waveflow.bijectors.base import Bijector
 from waveflow.bijectors.gaussian import Gaussian
 from waveflow.bijectors.logistic import Logistic
 
+BASES = ("gaussian", "logistic")
+
+
+def base_distribution(name: str, sigma: float = 1.0) -> Gaussian | Logistic:
+    """``"gaussian"`` -> :class:`Gaussian`, ``"logistic"`` -> :class:`Logistic`, scale ``sigma``."""
+    if name not in BASES:
+        raise ValueError(f"base distribution must be one of {list(BASES)}, got {name!r}")
+    return Gaussian(sigma) if name == "gaussian" else Logistic(sigma)
+
 
 class Flow(nn.Module):
     """``log p(x | cond) = log p_base(f(x)) + log|det df/dx|`` with ``f = transform``.

@@ -184,20 +184,24 @@ def _train_slice(run: _Run, cfg: AblationConfig, train_levels: Tensor, test_x: T
 
 
 def run_ablation(
-    cfg: AblationConfig, progress: Callable[[str], None] | None = None
+    cfg: AblationConfig,
+    progress: Callable[[str], None] | None = None,
+    snapshot: Callable[[dict[str, object]], None] | None = None,
 ) -> dict[str, object]:
     """Train every coupling x permutation config for ``cfg.budget_s`` seconds, interleaved.
 
-    Returns ``{"config": asdict(cfg), "runs": [{"name", "coupling", "permutation", "steps",
-    "train_s", "diverged", "final_test_bpd", "curve": [{"time_s", "steps", "test_bpd"}]}]}``;
-    each curve starts at time 0 (after ActNorm initialisation) and ends at the budget.
+    Returns ``{"config": asdict(cfg), "complete": bool, "budget_reached_s", "runs": [{"name",
+    "coupling", "permutation", "steps", "train_s", "diverged", "final_test_bpd", "parameters",
+    "curve": [{"time_s", "steps", "test_bpd"}]}]}``; each curve starts at time 0 (after
+    ActNorm initialisation) and ends at the budget. ``snapshot`` (if given) receives the
+    partial result (``complete`` false) after every round, so an interrupted run still leaves
+    an equal-budget comparison up to ``budget_reached_s``.
     """
     torch.set_num_threads(cfg.threads)
     train_levels, test_x = _load(cfg)
     init_gen = torch.Generator().manual_seed(cfg.seed + 3)
-    init_index = torch.randint(
-        train_levels.shape[0], (min(256, train_levels.shape[0]),), generator=init_gen
-    )
+    n_init = min(256, train_levels.shape[0])
+    init_index = torch.randint(train_levels.shape[0], (n_init,), generator=init_gen)
     init_x = dequantize(train_levels[init_index], cfg.n_bits, generator=init_gen)
     runs = [_build(c, p, cfg, init_x) for c in cfg.couplings for p in cfg.permutations]
     while any(r.used_s < cfg.budget_s and not r.diverged for r in runs):
@@ -209,12 +213,20 @@ def run_ablation(
                         f"{run.name:18s} {run.used_s:8.1f}/{cfg.budget_s:g} s  "
                         f"{run.steps:6d} steps  last test bpd {run.curve[-1]['test_bpd']:.4f}"
                     )
-    results = []
+        if snapshot is not None:
+            snapshot(_result(cfg, runs, complete=False))
     for run in runs:
         if not run.diverged:
             final = _test_bpd(run.model, test_x)
             run.curve.append({"time_s": run.used_s, "steps": run.steps, "test_bpd": final})
-        results.append(
+    return _result(cfg, runs, complete=True)
+
+
+def _result(cfg: AblationConfig, runs: list[_Run], complete: bool) -> dict[str, object]:
+    rows = []
+    for run in runs:
+        final = None if run.diverged or not complete else run.curve[-1]["test_bpd"]
+        rows.append(
             {
                 "name": run.name,
                 "coupling": run.coupling,
@@ -222,9 +234,19 @@ def run_ablation(
                 "steps": run.steps,
                 "train_s": run.used_s,
                 "diverged": run.diverged,
-                "final_test_bpd": run.curve[-1]["test_bpd"] if not run.diverged else None,
+                "final_test_bpd": final,
                 "parameters": sum(p.numel() for p in run.model.parameters()),
-                "curve": run.curve,
+                "curve": list(run.curve),
             }
         )
-    return {"config": dataclasses.asdict(cfg), "runs": results}
+    reached = (
+        min(r.used_s for r in runs if not r.diverged)
+        if complete
+        else min(r.curve[-1]["time_s"] for r in runs)
+    )
+    return {
+        "config": dataclasses.asdict(cfg),
+        "complete": complete,
+        "budget_reached_s": reached,
+        "runs": rows,
+    }

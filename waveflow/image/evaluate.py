@@ -1,4 +1,5 @@
-"""Test-set bits/dim of a Glow model, and the image mode of ``waveflow evaluate``."""
+"""Test-set bits/dim of an image flow (Glow, NICE, RealNVP), and the image mode of
+``waveflow evaluate``."""
 
 from __future__ import annotations
 
@@ -62,8 +63,13 @@ def run_image_evaluation(args: argparse.Namespace) -> int:
     from waveflow.image.data import ImageDataConfig, ImageDataset, load_split
 
     model, ckpt = load_model(args.checkpoint, map_location=getattr(args, "device", "cpu"))
-    if ckpt["task"] != "glow":
-        raise WaveflowError(f"{args.checkpoint} is a {ckpt['task']!r} checkpoint, not a Glow one")
+    from waveflow.image import IMAGE_TASKS
+
+    if ckpt["task"] not in IMAGE_TASKS:
+        raise WaveflowError(
+            f"{args.checkpoint} is a {ckpt['task']!r} checkpoint, not an image flow "
+            f"({', '.join(IMAGE_TASKS)})"
+        )
     data = dict(ckpt["config"].get("data") or {})
     if getattr(args, "data_root", None):
         data["root"] = args.data_root

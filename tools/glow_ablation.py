@@ -28,6 +28,8 @@ from waveflow.errors import WaveflowError  # noqa: E402
 from waveflow.image.ablation import COUPLINGS, PERMUTATIONS, AblationConfig, run_ablation  # noqa: E402
 from waveflow.image.ablation_report import markdown_table, plot_curves  # noqa: E402
 
+SNAPSHOT_EVERY_S = 60.0  # wall seconds between writes of a partial result
+
 
 def build_parser() -> argparse.ArgumentParser:
     d = AblationConfig()
@@ -101,7 +103,14 @@ def main(argv: list[str] | None = None) -> int:
             sys.argv[1:] if argv is None else argv
         )
 
-        def write(result: dict) -> Path:
+        last_write = [started]
+
+        def write(result: dict) -> Path | None:
+            """Write the outputs; partial results at most every SNAPSHOT_EVERY_S seconds."""
+            now = time.perf_counter()
+            if not result["complete"] and now - last_write[0] < SNAPSHOT_EVERY_S:
+                return None
+            last_write[0] = now
             return write_outputs(result, cfg, command, started, Path(args.out), args.plot)
 
         result = run_ablation(cfg, progress=None if args.quiet else print, snapshot=write)

@@ -101,6 +101,24 @@ def test_ordering_check_against_the_paper():
     table = markdown_table(result)
     assert "| affine | conv1x1 | 100 | 5 | 10 | 9.0000 | 9.0000 | diverged |" in table
     assert "affine: best to worst reverse < shuffle < conv1x1 (differs from" in table
+    # a partial snapshot has no final values: the ranking comes from the curves
+    partial = _fake({"affine+reverse": 3.7, "affine+shuffle": 3.6, "affine+conv1x1": 3.5})
+    partial["complete"] = False
+    for run in partial["runs"]:
+        run["final_test_bpd"] = None
+    assert paper_order_checks(partial)[0]["matches_paper"]
+
+
+def test_a_saved_json_is_re_rendered_without_training(tmp_path):
+    result = _fake({"affine+reverse": 3.7, "affine+shuffle": 3.6, "affine+conv1x1": 3.5})
+    result["config"]["threads"] = 1
+    result["machine"] = {"cpu_model": "test cpu", "date": "2026-12-01"}
+    result["command"] = "python tools/glow_ablation.py --budget 10"
+    (tmp_path / "r.json").write_text(json.dumps(result))
+    assert main(["--from-json", str(tmp_path / "r.json"), "--out", str(tmp_path / "x")]) == 0
+    text = (tmp_path / "x.md").read_text()
+    assert "test cpu, 2026-12-01" in text and "(matches the paper's" in text
+    assert (tmp_path / "x.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize(

@@ -63,24 +63,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--permutations", default=",".join(PERMUTATIONS))
     p.add_argument("--out", default="glow-ablation", help="prefix of OUT.json and OUT.md")
     p.add_argument("--plot", default=None, help="PNG path (default OUT.png)")
+    p.add_argument(
+        "--from-json",
+        default=None,
+        metavar="JSON",
+        help="do not train: re-render OUT.md and the PNG from a JSON this tool wrote",
+    )
     p.add_argument("--quiet", action="store_true")
     return p  # fmt: skip
 
 
-def write_outputs(
-    result: dict, cfg: AblationConfig, command: str, started: float, out: Path, plot: str | None
-) -> Path:
+def write_outputs(result: dict, command: str, started: float, out: Path, plot: str | None) -> Path:
     """Write OUT.json, OUT.md and the PNG (again after every round: a partial run is usable)."""
     result["machine"] = machine_info(torch.device("cpu"))
     result["wall_s"] = time.perf_counter() - started
     result["command"] = command
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    machine = result["machine"]
+    return render(out.with_suffix(".json"), out, plot)
+
+
+def render(json_path: Path, out: Path, plot: str | None) -> Path:
+    """Rewrite OUT.md and the PNG from a result JSON (e.g. a partial run's last snapshot)."""
+    try:
+        result = json.loads(json_path.read_text())
+        cfg = result["config"]
+    except (OSError, ValueError, KeyError) as err:
+        raise WaveflowError(f"{json_path}: not a result of this tool ({err})") from err
+    out.parent.mkdir(parents=True, exist_ok=True)
     status = "" if result["complete"] else f" (PARTIAL: {result['budget_reached_s']:.0f} s reached)"
     header = (
-        f"Glow ablation, {cfg.budget_s:g} {cfg.clock} s per config{status}, {cfg.threads} "
-        f"thread(s), {machine['cpu_model']}, {machine['date']} (`{command}`)\n\n"
+        f"Glow ablation, {cfg['budget_s']:g} {cfg['clock']} s per config{status}, "
+        f"{cfg['threads']} thread(s), {result['machine']['cpu_model']}, "
+        f"{result['machine']['date']} (`{result['command']}`)\n\n"
     )
     out.with_suffix(".md").write_text(header + markdown_table(result))
     return plot_curves(result, plot or out.with_suffix(".png"))
@@ -88,6 +103,13 @@ def write_outputs(
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.from_json:
+        try:
+            print(render(Path(args.from_json), Path(args.out), args.plot))
+        except WaveflowError as err:
+            print(f"glow_ablation: error: {err}", file=sys.stderr)
+            return 1
+        return 0
     try:
         cfg = AblationConfig(
             data_root=args.data_root, dataset=args.dataset, clock=args.clock,
@@ -111,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             if not result["complete"] and now - last_write[0] < SNAPSHOT_EVERY_S:
                 return None
             last_write[0] = now
-            return write_outputs(result, cfg, command, started, Path(args.out), args.plot)
+            return write_outputs(result, command, started, Path(args.out), args.plot)
 
         result = run_ablation(cfg, progress=None if args.quiet else print, snapshot=write)
     except WaveflowError as err:

@@ -173,6 +173,9 @@ TASKS: dict[str, str | type[Task]] = {
     "waveglow": "waveflow.audio.task:WaveGlowTask",
     "glow": "waveflow.image.task:GlowTask",
     "distill": "waveflow.audio.distill:DistillTask",
+    "nice": "waveflow.image.flow_tasks:NICETask",
+    "realnvp": "waveflow.image.flow_tasks:RealNVPTask",
+    "toy2d": "waveflow.toy.task:Toy2DTask",
 }
 
 

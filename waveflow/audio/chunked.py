@@ -317,7 +317,7 @@ class _ColumnLogScales:
         self.columns = per_column if self.columns is None else self.columns + per_column
 
     def add(self, coupling: AffineCoupling, net, inputs, output: Tensor) -> None:
-        log_scale = coupling.shift_and_log_scale_of(output)[1]
+        log_scale = coupling.params(output, inputs[0], "AffineCoupling")[1]
         if log_scale is not None:
             self._accumulate(log_scale.sum(dim=1))
 

@@ -8,29 +8,43 @@ log|det d(out)/d(in)| per sample ``[B]``, the channel dim is 1 and any trailing 
 from waveflow.bijectors.actnorm import ActNorm
 from waveflow.bijectors.autoregressive import AutoregressiveAffine
 from waveflow.bijectors.base import Bijector
+from waveflow.bijectors.batchnorm import BatchNorm
 from waveflow.bijectors.chain import Chain, Inverse
 from waveflow.bijectors.conv1x1 import InvertibleConv1x1
-from waveflow.bijectors.coupling import AffineCoupling
-from waveflow.bijectors.flow import Flow
+from waveflow.bijectors.coupling import AffineCoupling, CouplingParams
+from waveflow.bijectors.flow import BASES, Flow, base_distribution
 from waveflow.bijectors.gaussian import Gaussian
+from waveflow.bijectors.logistic import Logistic
+from waveflow.bijectors.masked_coupling import MaskedCoupling, checkerboard_mask
 from waveflow.bijectors.permutation import Reverse, Shuffle
 from waveflow.bijectors.prior import LearnedPrior
+from waveflow.bijectors.reshape import Reshape
+from waveflow.bijectors.scale import Scale
 from waveflow.bijectors.split import Split
 from waveflow.bijectors.squeeze import Squeeze
 
 __all__ = [
+    "BASES",
     "ActNorm",
     "AffineCoupling",
     "AutoregressiveAffine",
+    "BatchNorm",
     "Bijector",
     "Chain",
+    "CouplingParams",
     "Flow",
     "Gaussian",
     "Inverse",
     "InvertibleConv1x1",
     "LearnedPrior",
+    "Logistic",
+    "MaskedCoupling",
+    "Reshape",
     "Reverse",
+    "Scale",
     "Shuffle",
     "Split",
     "Squeeze",
+    "base_distribution",
+    "checkerboard_mask",
 ]

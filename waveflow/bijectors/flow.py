@@ -1,4 +1,5 @@
-"""A normalizing flow: a bijector from data to latent plus a Gaussian base distribution."""
+"""A normalizing flow: a bijector from data to latent plus a base distribution (Gaussian or
+logistic)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,29 @@ from torch import Tensor, nn
 
 from waveflow.bijectors.base import Bijector
 from waveflow.bijectors.gaussian import Gaussian
+from waveflow.bijectors.logistic import Logistic
+
+BASES = ("gaussian", "logistic")
+
+
+def base_distribution(name: str, sigma: float = 1.0) -> Gaussian | Logistic:
+    """``"gaussian"`` -> :class:`Gaussian`, ``"logistic"`` -> :class:`Logistic`, scale ``sigma``."""
+    if name not in BASES:
+        raise ValueError(f"base distribution must be one of {list(BASES)}, got {name!r}")
+    return Gaussian(sigma) if name == "gaussian" else Logistic(sigma)
 
 
 class Flow(nn.Module):
-    """``log p(x | cond) = log N(f(x); 0, sigma^2) + log|det df/dx|`` with ``f = transform``.
+    """``log p(x | cond) = log p_base(f(x)) + log|det df/dx|`` with ``f = transform``.
+
+    ``base`` is :class:`Gaussian` ``N(0, sigma^2)`` (default) or :class:`Logistic`.
 
     ``forward``/``inverse`` follow the bijector contract; ``log_prob`` is the exact
     log-likelihood in nats per sample ``[B]``; ``sample`` draws latents of a given shape at a
     temperature ``sigma`` and runs the inverse.
     """
 
-    def __init__(self, transform: Bijector, base: Gaussian | None = None) -> None:
+    def __init__(self, transform: Bijector, base: Gaussian | Logistic | None = None) -> None:
         super().__init__()
         self.transform = transform
         self.base = base if base is not None else Gaussian()

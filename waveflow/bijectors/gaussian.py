@@ -20,11 +20,11 @@ class Gaussian(nn.Module):
 
     def __init__(self, sigma: float = 1.0) -> None:
         super().__init__()
-        self.sigma = _check_sigma(sigma, allow_zero=False)
+        self.sigma = check_sigma(sigma, allow_zero=False)
 
     def log_prob(self, z: Tensor, sigma: float | None = None) -> Tensor:
         """Per-sample log-density ``[B]`` of ``z [B, ...]``."""
-        s = self.sigma if sigma is None else _check_sigma(sigma, allow_zero=False)
+        s = self.sigma if sigma is None else check_sigma(sigma, allow_zero=False)
         z = z.to(logdet_dtype(z))
         per_element = -0.5 * (z / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
         return sum_per_sample(per_element)
@@ -39,14 +39,15 @@ class Gaussian(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> Tensor:
         """Draw ``z`` of ``shape`` from ``N(0, sigma^2)``; ``sigma=0`` gives the mode (zeros)."""
-        s = self.sigma if sigma is None else _check_sigma(sigma, allow_zero=True)
+        s = self.sigma if sigma is None else check_sigma(sigma, allow_zero=True)
         z = torch.randn(shape, generator=generator, device=device, dtype=dtype or torch.float32)
         return z * s
 
 
-def _check_sigma(sigma: float, allow_zero: bool) -> float:
+def check_sigma(sigma: float, allow_zero: bool, owner: str = "Gaussian") -> float:
+    """``sigma`` as a float; ValueError naming ``owner`` unless finite and > 0 (or >= 0)."""
     sigma = float(sigma)
     if not math.isfinite(sigma) or sigma < 0 or (sigma == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"Gaussian: sigma must be finite and {bound}, got {sigma}")
+        raise ValueError(f"{owner}: sigma must be finite and {bound}, got {sigma}")
     return sigma

@@ -79,8 +79,9 @@ def _comma_list(text: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from waveflow.errors import WaveflowError
+    from waveflow.image import IMAGE_TASKS
 
-    if args.checkpoint is not None and _checkpoint_task(args.checkpoint, args.ref) == "glow":
+    if args.checkpoint is not None and _checkpoint_task(args.checkpoint, args.ref) in IMAGE_TASKS:
         return _run_image(args)
     if args.ref is None:
         raise WaveflowError("--ref DIR (the reference recordings) is required for audio")

@@ -1,11 +1,13 @@
-"""`waveflow sample`: image grids from a Glow checkpoint.
+"""`waveflow sample`: image grids from a Glow, NICE or RealNVP checkpoint; plots of a 2-D toy.
 
 Writes to OUT: `samples_T<temperature>.png` (one grid per temperature), and with
 --interpolate `interpolation.png` (rows morph one held-out image into another), with
 --manipulate `manipulation.png` (rows: held-out images of the negative class moved along
 mean-latent(positive) - mean-latent(negative) with strengths -1, -0.5, 0, 0.5, 1).
 Held-out images come from the checkpoint's data section (override the folder with --data-root).
-For a WaveGlow checkpoint use `waveflow synthesize`.
+For a WaveGlow checkpoint use `waveflow synthesize`. For a `toy2d` checkpoint OUT gets
+`density.png` (the model density) and `samples.png` (held-out points next to --n samples at the
+last of --temperatures), and the held-out NLL is printed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from waveflow.outputs import add_overwrite_option
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sample",
-        help="sample image grids, interpolations and attribute edits from a Glow checkpoint",
+        help="sample image grids, interpolations and attribute edits from an image flow "
+        "checkpoint (Glow, NICE, RealNVP), or density/sample plots of a toy2d one",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -65,17 +68,20 @@ def run(args: argparse.Namespace) -> int:
     from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
+    from waveflow.image import IMAGE_TASKS
     from waveflow.image.grid import save_grid
     from waveflow.image.sampling import temperature_samples
     from waveflow.outputs import check_outputs
 
     ckpt = load_checkpoint(args.checkpoint)
+    if ckpt["task"] == "toy2d":
+        return _toy_plots(ckpt, args)
     if ckpt["task"] == "waveglow":
         raise WaveflowError(
             f"{args.checkpoint} is a WaveGlow (audio) checkpoint: use `waveflow synthesize "
             f"--checkpoint {args.checkpoint} ...` to turn mel spectrograms into audio"
         )
-    if ckpt["task"] != "glow":
+    if ckpt["task"] not in IMAGE_TASKS:
         raise WaveflowError(f"{args.checkpoint}: cannot sample task {ckpt['task']!r}")
     planned = [args.out / f"samples_T{t:g}.png" for t in args.temperatures]
     planned += [args.out / "interpolation.png"] if args.interpolate else []
@@ -120,6 +126,28 @@ def run(args: argparse.Namespace) -> int:
         print(path)
     replaced = f"; replaced {len(check.replacing)} existing file(s)" if check.replacing else ""
     print(f"wrote {len(written)} PNG file(s) to {args.out}{replaced}", file=sys.stderr)
+    return 0
+
+
+def _toy_plots(ckpt: dict, args: argparse.Namespace) -> int:
+    from waveflow.checkpoint import model_from_checkpoint
+    from waveflow.config import from_dict
+    from waveflow.device import resolve_device
+    from waveflow.errors import WaveflowError
+    from waveflow.toy.data import Toy2DDataConfig, build_point_datasets
+    from waveflow.toy.plots import mean_nll, write_toy_plots
+
+    if args.n <= 0:
+        raise WaveflowError("--n must be > 0")
+    model = model_from_checkpoint(ckpt, args.checkpoint).to(resolve_device(args.device)).eval()
+    data_cfg = from_dict(Toy2DDataConfig, ckpt["config"].get("data") or {}, "data")
+    valid = build_point_datasets(data_cfg)[1]
+    paths = write_toy_plots(
+        model, valid, args.out, n_samples=args.n, temperature=args.temperatures[-1], seed=args.seed
+    )
+    for path in paths:
+        print(path)
+    print(f"held-out NLL: {mean_nll(model, valid):.4f} nats/point over {len(valid)} points")
     return 0
 
 

@@ -1,5 +1,7 @@
-"""Glow on images: the model, image data, sampling and latent manipulation."""
+"""Image flows (Glow, NICE, RealNVP): the models, image data, sampling and latent manipulation."""
 
 from waveflow.image.glow import Glow, GlowConfig
 
-__all__ = ["Glow", "GlowConfig"]
+IMAGE_TASKS = ("glow", "nice", "realnvp")  # registry names of the image flows
+
+__all__ = ["IMAGE_TASKS", "Glow", "GlowConfig"]

@@ -1,4 +1,5 @@
-"""Test-set bits/dim of a Glow model, and the image mode of ``waveflow evaluate``."""
+"""Test-set bits/dim of an image flow (Glow, NICE, RealNVP), and the image mode of
+``waveflow evaluate``."""
 
 from __future__ import annotations
 
@@ -88,13 +89,17 @@ def evaluate_checkpoint(
     max_images: int | None = None,
     device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
-    """Bits/dim of a Glow checkpoint on its held-out images (see :func:`held_out_images`):
-    ``{"split", "bits_per_dim", "images"}``."""
+    """Bits/dim of an image-flow checkpoint (Glow, NICE, RealNVP) on its held-out images
+    (see :func:`held_out_images`): ``{"split", "bits_per_dim", "images"}``."""
     from waveflow.checkpoint import load_model
+    from waveflow.image import IMAGE_TASKS
 
     model, ckpt = load_model(checkpoint, map_location=device)
-    if ckpt["task"] != "glow":
-        raise WaveflowError(f"{checkpoint} is a {ckpt['task']!r} checkpoint, not a Glow one")
+    if ckpt["task"] not in IMAGE_TASKS:
+        raise WaveflowError(
+            f"{checkpoint} is a {ckpt['task']!r} checkpoint, not an image flow "
+            f"({', '.join(IMAGE_TASKS)})"
+        )
     dataset, split_name = held_out_images(ckpt, model, data_root, split)
     result = evaluate_bits_per_dim(
         model, dataset, batch_size=batch_size, device=device, max_images=max_images

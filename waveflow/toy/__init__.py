@@ -1,0 +1,1 @@
+"""2-D toy densities (two moons, checkerboard) for NICE and RealNVP: the tutorial pictures."""

@@ -252,14 +252,17 @@ def _onnx_modules() -> tuple[Any, Any]:
 
 @contextlib.contextmanager
 def _quiet_tracing() -> Iterator[None]:
-    """Silence the tracer's notes on the bijectors' shape checks and torch's deprecations.
+    """Silence the tracer's notes on the bijectors' shape checks, torch's deprecations and the
+    ONNX exporter's constant-folding notes.
 
     The shape checks compare sizes to raise on bad input; a trace keeps only the tensor ops,
-    and :func:`_verify` is what proves the traced graph right at other shapes.
+    and :func:`_verify` is what proves the traced graph right at other shapes. Constant
+    folding is an optimisation the exporter skips for some slices; the graph is the same.
     """
     with warnings.catch_warnings():
         for category in (torch.jit.TracerWarning, DeprecationWarning, FutureWarning):
             warnings.simplefilter("ignore", category)
+        warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
         yield
 
 

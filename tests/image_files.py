@@ -45,3 +45,29 @@ def write_cifar(root: Path, n: int = 6) -> None:
             b"batch_label": name.encode(),
         }
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+
+
+def write_blob_images(root: Path, n_train: int = 512, n_test: int = 64) -> None:
+    """An MNIST-layout folder of 28x28 bright ellipses on black (Fashion-MNIST-like statistics)."""
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:28, 0:28]
+    root.mkdir(parents=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        centre = rng.uniform(10, 18, size=(n, 2, 1, 1))
+        radius = rng.uniform(4, 10, size=(n, 2, 1, 1))
+        inside = ((rows - centre[:, 0]) / radius[:, 0]) ** 2 + (
+            (cols - centre[:, 1]) / radius[:, 1]
+        ) ** 2
+        images = (np.clip(1.5 - inside, 0, 1) * rng.uniform(100, 255, size=(n, 1, 1))).astype(
+            np.uint8
+        )
+        (root / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images))
+        (root / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(np.arange(n) % 10))
+
+
+def fashion_mnist_root(tmp_path: Path) -> Path:
+    """Real Fashion-MNIST when installed, else generated images of similar structure."""
+    if SYSTEM_FASHION_MNIST.is_dir():
+        return SYSTEM_FASHION_MNIST
+    write_blob_images(tmp_path / "blobs")
+    return tmp_path / "blobs"

@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 from flow_checks import assert_bijective
-from test_bijectors_exact import COND_CHANNELS, TinyNet
+from tiny_nets import COND_CHANNELS, TinyNet
 from torch import nn
 
 from waveflow.bijectors import (

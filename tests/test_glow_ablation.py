@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from image_files import write_mnist_layout
 from PIL import Image
-from test_image_data import write_mnist_layout
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 sys.path.insert(0, str(TOOLS))

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from flow_checks import assert_bijective
-from test_glow_training import fashion_mnist_root
-from test_image_data import write_mnist_layout
+from image_files import fashion_mnist_root, write_mnist_layout
 
 from waveflow.bijectors import BatchNorm, MaskedCoupling
 from waveflow.checkpoint import load_model

@@ -137,16 +137,12 @@ class _Latents:
     def take(self, batch: int, start: int, end: int) -> Tensor:
         if self.z is not None:
             return self.z[:, start:end]
-        param = next(self.model.parameters())
         pieces = [] if self.buffer is None else [self.buffer]
         drawn = self.start + (0 if self.buffer is None else self.buffer.shape[1])
         while drawn < end:
             pieces.append(
-                self.model.flow.base.sample(
-                    (batch, self.block), self.sigma, generator=self.generator,
-                    device=param.device, dtype=param.dtype,
-                )
-            )  # fmt: skip
+                self.model.flow.sample_latent((batch, self.block), self.sigma, self.generator)
+            )
             drawn += self.block
         self.buffer = torch.cat(pieces, dim=1) if len(pieces) > 1 else pieces[0]
         return self.buffer[:, start - self.start : end - self.start]

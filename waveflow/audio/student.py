@@ -107,7 +107,7 @@ class IAFStudent(nn.Module):
     def log_prob(self, audio: Tensor, mel: Tensor, sigma: float = 1.0) -> Tensor:
         """Exact log-likelihood ``[B]`` in nats of ``audio`` (sequential: slow for long clips)."""
         z, logdet = self(audio, mel)
-        return self.flow.base.log_prob(z, sigma) + logdet
+        return self.flow.latent_log_prob(z, logdet, sigma)
 
     @torch.no_grad()
     def infer(
@@ -123,13 +123,7 @@ class IAFStudent(nn.Module):
         weight = self.upsample.weight
         mel = mel.to(device=weight.device, dtype=weight.dtype)
         length = mel.shape[2] * self.config.hop_length
-        z = self.flow.base.sample(
-            (mel.shape[0], 1, length),
-            sigma,
-            generator=generator,
-            device=weight.device,
-            dtype=weight.dtype,
-        )
+        z = self.flow.sample_latent((mel.shape[0], 1, length), sigma, generator)
         low_precision = dtype is not None and dtype not in (torch.float32, torch.float64)
         with torch.autocast(weight.device.type, dtype=dtype, enabled=low_precision):
             cond = self.upsample(mel, length)

@@ -428,7 +428,7 @@ class WaveGlow(nn.Module):
 
         A conditional prior is a bijection inside the flow (its log-det is in the flow's), so
         ``cond`` (the grouped conditioning of the same samples) is not needed here."""
-        return self.flow.base.log_prob(z, sigma)
+        return self.flow.latent_log_prob(z, z.new_zeros(z.shape[0]), sigma)
 
     def log_prob(self, audio: Tensor, mel: Tensor, sigma: float = 1.0) -> Tensor:
         """Exact log-likelihood ``[B]`` in nats of ``audio`` given ``mel``; base N(0, sigma^2)."""

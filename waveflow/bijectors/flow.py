@@ -51,6 +51,20 @@ class Flow(nn.Module):
         dtype = torch.promote_types(z.dtype, torch.float32)
         return self.base.log_prob(z.to(dtype), sigma) + logdet.to(dtype)
 
+    def sample_latent(
+        self,
+        shape: tuple[int, ...],
+        sigma: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Latents of ``shape`` drawn from the base at temperature ``sigma``, on the flow's
+        device and in its parameters' dtype (for callers that run the inverse themselves,
+        e.g. in chunks)."""
+        param = next(self.parameters(), None)
+        device = param.device if param is not None else None
+        dtype = param.dtype if param is not None else None
+        return self.base.sample(shape, sigma, generator=generator, device=device, dtype=dtype)
+
     @torch.no_grad()
     def sample(
         self,
@@ -60,8 +74,4 @@ class Flow(nn.Module):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Samples ``x`` whose latent has ``shape`` (``[B, C, *trailing]``)."""
-        param = next(self.parameters(), None)
-        device = param.device if param is not None else None
-        dtype = param.dtype if param is not None else None
-        z = self.base.sample(shape, sigma, generator=generator, device=device, dtype=dtype)
-        return self.transform.inverse(z, cond)[0]
+        return self.transform.inverse(self.sample_latent(shape, sigma, generator), cond)[0]

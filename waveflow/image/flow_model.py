@@ -61,7 +61,7 @@ class ImageFlow(nn.Module):
     def log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Exact ``log p(x)`` in nats per image ``[B]`` (density on ``[-0.5, 0.5]^D``)."""
         z, logdet = self(x, y)
-        return self.flow.base.log_prob(z) + logdet
+        return self.flow.latent_log_prob(z, logdet)
 
     def bits_per_dim(self, x: Tensor, y: Tensor | None = None, n_bits: int | None = None) -> Tensor:
         """Bits/dim ``[B]`` of dequantised images (see :mod:`waveflow.image.pixels`)."""
@@ -89,11 +89,7 @@ class ImageFlow(nn.Module):
         if n <= 0:
             raise WaveflowError(f"{self.name}.sample: n must be > 0, got {n}")
         shape = (n, self.in_channels, self.image_size, self.image_size)
-        param = next(self.parameters())
-        z = self.flow.base.sample(
-            shape, temperature, generator=generator, device=param.device, dtype=param.dtype
-        )
-        return self.decode(z, y)
+        return self.decode(self.flow.sample_latent(shape, temperature, generator), y)
 
     @torch.no_grad()
     def initialize(self, x: Tensor, y: Tensor | None = None) -> None:

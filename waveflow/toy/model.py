@@ -111,7 +111,7 @@ class Toy2DFlow(nn.Module):
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact ``log p(x)`` in nats per point ``[B]``."""
         z, logdet = self(x)
-        return self.flow.base.log_prob(z) + logdet
+        return self.flow.latent_log_prob(z, logdet)
 
     @torch.no_grad()
     def sample(

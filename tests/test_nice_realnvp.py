@@ -101,10 +101,10 @@ def test_python_api_few_steps_lower_bits_per_dim(task_cls, tmp_path):
     valid_set.noise = False
     valid_batch = (torch.stack([valid_set[i][0] for i in range(64)]), valid_set.labels[:64])
     loader = torch.utils.data.DataLoader(train_set, batch_size=32, shuffle=True)
-    task.initialize(model, next(iter(loader)))
+    task.initialize(model, next(iter(loader)), task.loss_config())
     model.eval()
     with torch.no_grad():
-        before = task.loss(model, valid_batch)["bits_per_dim"].item()
+        before = task.loss(model, valid_batch, task.loss_config())["bits_per_dim"].item()
     model.train()
     # NICE starts as the identity and learns slowly at first (volume changes only through
     # its scaling layer): a larger step, more steps and a smaller required gain
@@ -113,13 +113,13 @@ def test_python_api_few_steps_lower_bits_per_dim(task_cls, tmp_path):
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     for step, batch in enumerate(loader):
         optimizer.zero_grad()
-        task.loss(model, batch)["loss"].backward()
+        task.loss(model, batch, task.loss_config())["loss"].backward()
         optimizer.step()
         if step == last_step:
             break
     model.eval()
     with torch.no_grad():
-        after = task.loss(model, valid_batch)["bits_per_dim"].item()
+        after = task.loss(model, valid_batch, task.loss_config())["bits_per_dim"].item()
     assert after < before - gain, (before, after)
     assert torch.isfinite(model.sample(2, 0.7)).all()
 

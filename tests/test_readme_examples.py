@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,13 +20,19 @@ def test_readme_has_python_examples():
 def check_results(namespace: dict) -> int:
     """Assert the properties an example's results must have; returns how many were checked.
 
-    Every tensor it leaves must be finite; a round trip (``back`` of ``audio``, ``x_back`` of
-    ``x``) must reproduce its input; a log-likelihood ``log_p`` has one value per batch item.
+    Every tensor (and float NumPy array) it leaves must be finite; a round trip (``back`` of
+    ``audio``, ``x_back`` of ``x``) must reproduce its input; a log-likelihood ``log_p`` has
+    one value per batch item.
     """
     tensors = {k: v for k, v in namespace.items() if isinstance(v, torch.Tensor)}
-    for name, value in tensors.items():
+    arrays = {
+        k: torch.from_numpy(v)
+        for k, v in namespace.items()
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+    }
+    for name, value in {**tensors, **arrays}.items():
         assert torch.isfinite(value).all(), f"README example left a non-finite {name!r}"
-    checked = len(tensors)
+    checked = len(tensors) + len(arrays)
     for back, source in (("back", "audio"), ("x_back", "x")):
         if back in tensors:
             assert source in tensors, f"a README round trip {back!r} must name its input {source!r}"

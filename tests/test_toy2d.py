@@ -75,7 +75,7 @@ def test_python_api_training_lowers_held_out_nll(flow, gain, tmp_path):
     task = Toy2DTask()
     model = task.build_model(Toy2DConfig(flow=flow, n_couplings=4, hidden_features=32))
     train, valid = task.build_datasets(Toy2DDataConfig(n_train=4096, n_valid=512), None)
-    task.initialize(model, train.points[:512])
+    task.initialize(model, train.points[:512], task.loss_config())
     before = mean_nll(model, valid)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
@@ -83,7 +83,7 @@ def test_python_api_training_lowers_held_out_nll(flow, gain, tmp_path):
     for _ in range(150):
         batch = train.points[torch.randint(len(train), (256,), generator=g)]
         optimizer.zero_grad()
-        task.loss(model, batch)["loss"].backward()
+        task.loss(model, batch, task.loss_config())["loss"].backward()
         optimizer.step()
     after = mean_nll(model, valid)
     assert after < before - gain, (before, after)

@@ -23,6 +23,11 @@ class NICETask(GlowTask):
     def build_model(self, model_cfg: NICEConfig) -> NICE:
         return NICE.from_config(model_cfg)
 
+    def size_floor(self, model_cfg: NICEConfig) -> tuple[int, int]:
+        """At least one ``hidden x hidden`` layer per coupling (when it has hidden layers)."""
+        hidden = model_cfg.hidden_features**2 if model_cfg.n_hidden_layers > 1 else 0
+        return model_cfg.n_couplings, model_cfg.n_couplings * hidden
+
 
 class RealNVPTask(GlowTask):
     name = "realnvp"
@@ -32,3 +37,7 @@ class RealNVPTask(GlowTask):
 
     def build_model(self, model_cfg: RealNVPConfig) -> RealNVP:
         return RealNVP.from_config(model_cfg)
+
+    def size_floor(self, model_cfg: RealNVPConfig) -> tuple[int, int]:
+        """At least one tensor per final coupling (a loose bound: never above the real count)."""
+        return model_cfg.n_final, model_cfg.n_final

@@ -193,7 +193,7 @@ def test_stages_0_1_2_5_on_a_tiny_corpus(sounds, tmp_path, monkeypatch):
     assert rows[("en", "waveglow")]["beats_griffin_lim"] is None  # PESQ not measured
     markdown = (model_dir / "eval" / "table.md").read_text()
     assert (
-        "**no** (unseen language)" in markdown and "Real-time factor on 1 CPU threads" in markdown
+        "**no** (unseen language)" in markdown and "Synthesis speed on 1 CPU threads" in markdown
     )
     for lang in LANGS:  # copy synthesis keeps each clip's length
         for ref in (exp / "dump" / "ref" / lang).iterdir():

@@ -47,7 +47,7 @@ def run_reporting_errors(prog: str, func: Callable[[], int | None]) -> int:
 
 def describe(err: BaseException) -> str:
     """The one-line message printed for `err` (cut to `MAX_MESSAGE` characters)."""
-    if _is_out_of_memory(err):
+    if is_out_of_memory(err):
         detail = " ".join(str(err).split())
         size = _allocation_size(detail)
         text = (
@@ -65,24 +65,29 @@ def describe(err: BaseException) -> str:
 
 def _is_reportable(err: BaseException) -> bool:
     # WaveflowError is a ValueError; OSError covers the file system (disk full, permissions).
-    return isinstance(err, (ValueError, OSError)) or _is_out_of_memory(err)
+    return isinstance(err, (ValueError, OSError)) or is_out_of_memory(err)
 
 
-def _is_out_of_memory(err: BaseException) -> bool:
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is an allocator running out of memory (CPU or CUDA, or ``MemoryError``).
+
+    torch is only consulted when already imported, so this module stays cheap to import.
+    """
     if isinstance(err, MemoryError):
         return True
     torch = sys.modules.get("torch")
     oom = getattr(torch, "OutOfMemoryError", None)
     if oom is not None and isinstance(err, oom):
         return True
-    text = str(err)
+    text = str(err).lower()
     return isinstance(err, RuntimeError) and any(
         marker in text
         for marker in (
             "not enough memory",
             "out of memory",
             "can't allocate memory",
-            "DefaultCPUAllocator",
+            "tried to allocate",
+            "defaultcpuallocator",
         )
     )
 

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from waveflow.audio.conditioning import TransposedUpsampler
 from waveflow.audio.waveglow import check_audio, check_mel
-from waveflow.audio.wavenet import WaveNet, autocast_nets, remove_weight_norm
+from waveflow.audio.wavenet import WaveNet, autocast_nets, low_precision, remove_weight_norm
 from waveflow.bijectors import AutoregressiveAffine, Chain, Flow
 from waveflow.errors import WaveflowError
 
@@ -124,9 +124,9 @@ class IAFStudent(nn.Module):
         mel = mel.to(device=weight.device, dtype=weight.dtype)
         length = mel.shape[2] * self.config.hop_length
         z = self.flow.sample_latent((mel.shape[0], 1, length), sigma, generator)
-        low_precision = dtype is not None and dtype not in (torch.float32, torch.float64)
-        with torch.autocast(weight.device.type, dtype=dtype, enabled=low_precision):
+        low = low_precision(dtype)
+        with torch.autocast(weight.device.type, dtype=low, enabled=low is not None):
             cond = self.upsample(mel, length)
-        with autocast_nets(self, dtype if low_precision else None):
+        with autocast_nets(self, low):
             audio = self.flow.inverse(z, cond)[0]
         return audio.squeeze(1)

@@ -28,6 +28,7 @@ from waveflow.audio.features import MelConfig, check_log_mel
 from waveflow.audio.student import IAFStudent
 from waveflow.audio.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
+from waveflow.reporting import is_out_of_memory
 
 MEL_SUFFIXES = (".npy", ".pt")
 VOCODER_TASKS = ("waveglow", "distill")
@@ -238,7 +239,7 @@ def _infer_batch(
             mels, sigma=settings.sigma, generator=generator, dtype=settings.dtype, **chunking
         ).float()
     except (RuntimeError, MemoryError) as err:
-        if not is_allocation_failure(err):
+        if not is_out_of_memory(err):
             raise
         batch, _, frames = mels.shape
         audio_gib = batch * frames * model.config.hop_length * 4 / 2**30
@@ -246,19 +247,3 @@ def _infer_batch(
             f"out of memory synthesising a batch of {batch} mel(s) of up to {frames} frames "
             f"({audio_gib:.2f} GiB of audio); lower --batch-size or --chunk-samples"
         ) from None
-
-
-def is_allocation_failure(err: BaseException) -> bool:
-    """Whether ``err`` is the allocator running out of memory (CPU or CUDA)."""
-    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
-        return True
-    text = str(err).lower()
-    return any(
-        phrase in text
-        for phrase in (
-            "out of memory",
-            "can't allocate memory",
-            "not enough memory",
-            "tried to allocate",
-        )
-    )

@@ -48,7 +48,7 @@ from torch import Tensor, nn
 
 from waveflow.audio.conditioning import InterpolatingUpsampler, TransposedUpsampler
 from waveflow.audio.prior_net import PriorNet
-from waveflow.audio.wavenet import WaveNet, autocast_nets, remove_weight_norm
+from waveflow.audio.wavenet import WaveNet, autocast_nets, low_precision, remove_weight_norm
 from waveflow.bijectors import (
     ActNorm,
     AffineCoupling,
@@ -442,13 +442,9 @@ class WaveGlow(nn.Module):
         return likelihood_metrics(z, logdet, sigma)
 
     # ---------------------------------------------------------------------------- synthesis
-    def low_precision(self, dtype: torch.dtype | None) -> torch.dtype | None:
-        """``dtype`` if it asks for bf16/fp16 autocast in synthesis, else None (full precision)."""
-        return dtype if dtype is not None and dtype not in (torch.float32, torch.float64) else None
-
     def synthesis_condition(self, mel: Tensor, length: int, dtype: torch.dtype | None) -> Tensor:
         """:meth:`condition` for synthesis: the upsampler runs under autocast to ``dtype``."""
-        low = self.low_precision(dtype)
+        low = low_precision(dtype)
         with torch.autocast(mel.device.type, dtype=low, enabled=low is not None):
             return self.condition(mel, length)
 
@@ -458,7 +454,7 @@ class WaveGlow(nn.Module):
         ``dtype`` bf16/fp16 runs the coupling networks under autocast; latents, affine maps and
         1x1-conv inverses stay in the model's precision.
         """
-        with autocast_nets(self, self.low_precision(dtype)):
+        with autocast_nets(self, low_precision(dtype)):
             return self.flow.inverse(z.unsqueeze(1), cond)[0].squeeze(1)
 
     @torch.no_grad()

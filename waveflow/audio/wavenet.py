@@ -200,6 +200,11 @@ def gated_activation(pre: Tensor, cond: Tensor, inplace: bool) -> Tensor:
     return pre[:, :n].tanh_().mul_(pre[:, n:].sigmoid_())
 
 
+def low_precision(dtype: torch.dtype | None) -> torch.dtype | None:
+    """``dtype`` if it asks for bf16/fp16 autocast in synthesis, else None (full precision)."""
+    return dtype if dtype is not None and dtype not in (torch.float32, torch.float64) else None
+
+
 @contextlib.contextmanager
 def autocast_nets(module: nn.Module, dtype: torch.dtype | None) -> Iterator[None]:
     """Run every :class:`WaveNet` under ``module`` with ``autocast_dtype = dtype`` (None: off)."""

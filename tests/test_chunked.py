@@ -32,8 +32,9 @@ def tiny_model(dtype=torch.float64, **overrides) -> WaveGlow:
 
 
 OPTIONS = dict(
-    prior="conditional", actnorm=True, upsampler="interpolate", wavenet_conv="separable", lu=True
-)
+    prior="conditional", actnorm=True, upsampler="interpolate", wavenet_conv="separable", lu=True,
+    lapped=True,
+)  # fmt: skip
 
 
 def tiny_model_with_options(**overrides) -> WaveGlow:

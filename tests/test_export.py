@@ -42,6 +42,11 @@ CONFIGS = {
         n_channels=8, hop_length=16, upsampler="interpolate", wavenet_conv="separable",
         prior="conditional", lu=True, actnorm=True, conv_init="dct",
     ),
+    "fast-lapped-layout": dict(  # recipes/ljspeech/conf/fast.yaml's options, lapped columns
+        n_mel_channels=8, n_flows=4, n_group=16, n_early_every=8, n_early_size=2, n_layers=2,
+        n_channels=8, hop_length=16, upsampler="interpolate", prior="conditional", lu=True,
+        conv_init="dct", alternate_coupling=True, lapped=True,
+    ),
 }  # fmt: skip
 SIGMA = 0.6
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")

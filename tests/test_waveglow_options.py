@@ -11,7 +11,7 @@ from waveglow_fixtures import TINY, FixedMel
 from waveflow.audio.conditioning import InterpolatingUpsampler, interpolate_frames
 from waveflow.audio.prior_net import PriorNet
 from waveflow.audio.waveglow import FlowStep, WaveGlow, WaveGlowConfig
-from waveflow.bijectors import ActNorm, LearnedPrior, Split
+from waveflow.bijectors import ActNorm, LappedFold, LearnedPrior, Split
 from waveflow.errors import WaveflowError
 
 OPTIONS = {
@@ -21,6 +21,8 @@ OPTIONS = {
     "interpolate": {"upsampler": "interpolate"},
     "separable": {"wavenet_conv": "separable"},
     "dct": {"conv_init": "dct", "alternate_coupling": True},
+    "lapped": {"lapped": True},
+    "lapped_dct": {"lapped": True, "conv_init": "dct", "alternate_coupling": True},
     "group_equals_hop": {"n_group": 8, "upsampler": "interpolate", "n_early_every": 2},
     "all": {
         "prior": "conditional",
@@ -28,6 +30,7 @@ OPTIONS = {
         "lu": True,
         "upsampler": "interpolate",
         "wavenet_conv": "separable",
+        "lapped": True,
     },
 }
 
@@ -76,7 +79,9 @@ def test_options_are_off_by_default_and_change_the_structure_when_on():
         upsampler="transposed",
         wavenet_conv="dense",
         conv_init="random",
+        lapped=False,
     )
+    assert not any(isinstance(m, LappedFold) for m in default.modules())
     full = option_model("all")
     assert all(isinstance(step.actnorm, ActNorm) for step in full.flow_steps())
     assert all(step.conv.lu for step in full.flow_steps())
@@ -84,6 +89,7 @@ def test_options_are_off_by_default_and_change_the_structure_when_on():
     splits = [m for m in full.modules() if isinstance(m, Split)]
     assert splits and all(isinstance(s.prior_net, PriorNet) for s in splits)
     assert sum(isinstance(m, LearnedPrior) for m in full.modules()) == 1
+    assert sum(isinstance(m, LappedFold) for m in full.modules()) == 1
 
 
 def test_fresh_conditional_prior_is_the_standard_prior():
@@ -158,6 +164,22 @@ def test_dct_init_makes_the_first_conv_a_spectrum(lu):
     for step in steps[1:]:
         eye = torch.eye(step.conv.num_channels, dtype=torch.float64)
         torch.testing.assert_close(step.conv.matrix(), eye)
+
+
+@pytest.mark.parametrize("lu", [False, True])
+def test_lapped_dct_init_makes_the_first_conv_an_mdct(lu):
+    """Fold, grouping and flow 0's conv at init: the MDCT of sine-windowed frames (hop g)."""
+    model = WaveGlow(**TINY, lapped=True, conv_init="dct", lu=lu).double()
+    g, frames = TINY["n_group"], 5
+    audio = torch.randn(1, 1, g * frames, dtype=torch.float64)
+    fold, group = model.flow.transform.bijectors[:2]
+    spectra = model.flow_steps()[0].conv(group(fold(audio)[0])[0])[0][0]  # [g, frames]
+    n = torch.arange(2 * g, dtype=torch.float64)
+    window = torch.sin(torch.pi * (n + 0.5) / (2 * g))
+    basis = torch.cos(torch.pi / g * (n[None] + 0.5 + g / 2) * (torch.arange(g)[:, None] + 0.5))
+    for j in range(1, frames - 1):
+        frame = audio[0, 0, j * g - g // 2 : j * g + 3 * g // 2]
+        torch.testing.assert_close(spectra[:, j], (2 / g) ** 0.5 * basis @ (window * frame))
 
 
 def test_separable_wavenet_is_lighter():

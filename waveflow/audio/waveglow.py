@@ -58,9 +58,11 @@ from waveflow.bijectors import (
     Gaussian,
     Inverse,
     InvertibleConv1x1,
+    LappedFold,
     LearnedPrior,
     Split,
     Squeeze,
+    dct4_matrix,
 )
 from waveflow.errors import WaveflowError
 
@@ -74,7 +76,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "upsampler": get_args(Upsampler),
     "wavenet_conv": get_args(WaveNetConv),
 }
-FLAGS = ("alternate_coupling", "actnorm", "lu")
+FLAGS = ("alternate_coupling", "actnorm", "lu", "lapped")
 
 
 @dataclass
@@ -98,6 +100,11 @@ class WaveGlowConfig:
       as the identity, so the latent starts as the columns' spectra and a conditional prior
       shapes them by the mel from the start. Combine with ``alternate_coupling`` so that the
       couplings take turns on the low and the high half. (NVIDIA: random rotations.)
+    * ``lapped``: a :class:`LappedFold` of the audio at the column boundaries before the
+      grouping, so the columns are overlapping, sine-windowed frames (512 samples at hop 256
+      for ``n_group: 256``) instead of non-overlapping blocks; with ``conv_init: dct`` the
+      first 1x1 conv then starts as the DCT-IV of the reversed column, and fold + conv are
+      exactly the MDCT. The latent keeps the grouped layout of the folded signal.
     """
 
     n_mel_channels: int = 80
@@ -117,6 +124,7 @@ class WaveGlowConfig:
     upsampler: Upsampler = "transposed"
     wavenet_conv: WaveNetConv = "dense"
     conv_init: ConvInit = "random"
+    lapped: bool = False
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -208,6 +216,15 @@ def dct_matrix(n: int) -> Tensor:
     return matrix
 
 
+def first_conv_start(channels: int, lapped: bool) -> Tensor:
+    """Flow 0's 1x1-conv matrix for ``conv_init: dct``: the frequency basis of a column.
+
+    DCT-II of the block, or, after a :class:`LappedFold`, DCT-IV of the block read backwards
+    (together with the fold: the MDCT). Rows are frequencies, lowest first.
+    """
+    return dct4_matrix(channels).flip(1) if lapped else dct_matrix(channels)
+
+
 def flow_step(channels: int, cfg: WaveGlowConfig, keep: str, first: bool = False) -> FlowStep:
     """One WaveGlow flow on ``channels`` channels (see :class:`FlowStep`); ``first``: flow 0."""
     net = WaveNet(
@@ -220,8 +237,7 @@ def flow_step(channels: int, cfg: WaveGlowConfig, keep: str, first: bool = False
     )
     conv = InvertibleConv1x1(channels, lu=cfg.lu)
     if cfg.conv_init == "dct":
-        start = dct_matrix(channels) if first else torch.eye(channels, dtype=torch.float64)
-        conv.set_matrix(start)
+        conv.set_matrix(first_conv_start(channels, cfg.lapped) if first else torch.eye(channels))
     return FlowStep(
         conv,
         AffineCoupling(channels, net, mode="affine", keep=keep),
@@ -350,7 +366,8 @@ class WaveGlow(nn.Module):
         else:
             self.upsample = InterpolatingUpsampler(cfg.n_mel_channels, cfg.hop_length, cfg.n_group)
         self.group = Squeeze(cfg.n_group, spatial_dims=1)
-        self.flow = Flow(Chain(self.group, build_grouped_flow(cfg), Inverse(self.group)))
+        fold = [LappedFold(cfg.n_group)] if cfg.lapped else []
+        self.flow = Flow(Chain(*fold, self.group, build_grouped_flow(cfg), Inverse(self.group)))
 
     @classmethod
     def from_config(cls, cfg: WaveGlowConfig) -> WaveGlow:
@@ -373,9 +390,11 @@ class WaveGlow(nn.Module):
         Every coupling output at column ``t`` reads its kept half and the conditioning within
         its net's receptive field; 1x1 convs, splits and squeezes are per column. Composed over
         the flows the reaches add: ``n_flows * 255`` columns for the published model (plus one
-        column per prior network of a conditional prior).
+        column per prior network of a conditional prior, and one for a ``lapped`` fold, which
+        reads half a column across each column edge).
         """
-        return sum(
+        fold = 1 if self.config.lapped else 0
+        return fold + sum(
             net.receptive_field()
             for net in self.modules()
             if isinstance(net, (WaveNet, PriorNet))

@@ -14,6 +14,7 @@ from waveflow.bijectors.conv1x1 import InvertibleConv1x1
 from waveflow.bijectors.coupling import AffineCoupling, CouplingParams
 from waveflow.bijectors.flow import BASES, Flow, base_distribution
 from waveflow.bijectors.gaussian import Gaussian
+from waveflow.bijectors.lapped import LappedFold, dct4_matrix
 from waveflow.bijectors.logistic import Logistic
 from waveflow.bijectors.masked_coupling import MaskedCoupling, checkerboard_mask
 from waveflow.bijectors.permutation import Reverse, Shuffle
@@ -36,6 +37,7 @@ __all__ = [
     "Gaussian",
     "Inverse",
     "InvertibleConv1x1",
+    "LappedFold",
     "LearnedPrior",
     "Logistic",
     "MaskedCoupling",
@@ -47,4 +49,5 @@ __all__ = [
     "Squeeze",
     "base_distribution",
     "checkerboard_mask",
+    "dct4_matrix",
 ]

@@ -126,3 +126,34 @@ def test_seeds_are_summarised_by_mean_std_min_and_max() -> None:
     assert summary["stoi"] == {"n": 0}  # not measured: n/a, not 0
     row = markdown_table({"x": summary}, None).splitlines()[2]
     assert row.startswith("| x | 3 | 10 ± 0 | 1.00 ± 0.00 | n/a | 2.333 ± 1.247 | 1.000 ± 0.000 |")
+
+
+def test_curve_metrics_score_every_checkpoint_and_unknown_metrics_fail_before_training(
+    tmp_path: Path, tiny_ljspeech: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = tmp_path / "tiny.yaml"
+    base.write_text(TINY)
+    common = [
+        "--base", str(base), "base:", "--set", f"data.root={tiny_ljspeech}", "--budget",
+        "steps:3", "--eval-every", "2", "--seeds", "1", "--metrics", "mel", "--no-griffin-lim",
+    ]  # fmt: skip
+    plain = tmp_path / "plain"
+    assert main([*common, "--out", str(plain)]) == 0
+    assert "mel_l1" not in json.loads((plain / "report.json").read_text())["runs"]["base"][0][
+        "curve"][0]  # fmt: skip
+    capsys.readouterr()  # a result made without curve metrics is not reused for one with them
+    assert main([*common, "--curve-metrics", "mel,stoi", "--out", str(plain)]) == 1
+    assert "was made with curve_metrics" in capsys.readouterr().err
+
+    out = tmp_path / "curve"
+    assert main([*common, "--curve-metrics", "mel,stoi", "--out", str(out)]) == 0
+    (run,) = json.loads((out / "report.json").read_text())["runs"]["base"]
+    assert [point["step"] for point in run["curve"]] == [2, 3]
+    for point in run["curve"]:
+        assert 0.0 < point["mel_l1"] and -1.0 <= point["stoi"] <= 1.0
+    assert run["curve"][-1]["mel_l1"] == run["mel_l1"]  # the last point is the final model
+    assert (out / "nll_vs_minutes.png").read_bytes()[:4] == b"\x89PNG"
+
+    assert main([*common, "--curve-metrics", "loudness", "--out", str(tmp_path / "bad")]) == 1
+    assert "unknown metric(s) loudness" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "runs").exists()

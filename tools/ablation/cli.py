@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from waveflow.atomic import atomic_write_text
+from waveflow.audio.metrics.registry import resolve_metrics
 from waveflow.errors import WaveflowError
 
 from .corpus import TestSet, load_test_set
@@ -76,6 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(DEFAULT_METRICS),
         help=f"copy-synthesis metrics ({','.join(DEFAULT_METRICS)})",
     )
+    parser.add_argument(
+        "--curve-metrics",
+        default="",
+        help="copy-synthesis metrics to score at EVERY checkpoint too, for metric-vs-minutes "
+        "curves (e.g. mel,stoi; default: NLL only)",
+    )
     parser.add_argument("--no-griffin-lim", action="store_true", help="skip the reference row")
     parser.add_argument(
         "--keep-checkpoints",
@@ -98,6 +105,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     budget = parse_budget(args.budget)
     specs = parse_runs(args.runs, args.base)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    curve_metrics = tuple(m.strip() for m in args.curve_metrics.split(",") if m.strip())
+    resolve_metrics(metrics)  # an unknown name fails now, not after the training
+    if curve_metrics:
+        resolve_metrics(curve_metrics)
     settings = RunSettings(
         budget,
         args.eval_every,
@@ -107,6 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         metrics,
         tuple(args.set),
         args.keep_checkpoints,
+        curve_metrics,
     )
     out: Path = args.out
     check_same_test_set(specs, settings, out)

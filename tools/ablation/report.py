@@ -91,31 +91,50 @@ def _scaled(stats: dict[str, float], factor: float) -> dict[str, float]:
     return {k: (v if k == "n" else v * factor) for k, v in stats.items()}
 
 
+#: curve quantities that can be plotted: (key, axis label)
+CURVE_PANELS = (
+    ("nll_bits_per_sample", "held-out NLL (bits/sample, lower is better)"),
+    ("mel_l1", "log-mel L1 (lower is better)"),
+    ("stoi", "STOI (higher is better)"),
+    ("pesq_wb", "PESQ wb (higher is better)"),
+)
+
+
 def plot_curves(
     results: dict[str, list[dict[str, Any]]], clock: str, path: Path, title: str
 ) -> None:
     """Held-out NLL of every checkpoint against minutes on `clock` ("process" or "wall"),
-    one colour per configuration, one line per seed."""
+    one colour per configuration, one line per seed; one more panel per copy-synthesis metric
+    scored along the curve (`--curve-metrics`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    points = [point for runs in results.values() for run in runs for point in run["curve"]]
+    panels = [(key, label) for key, label in CURVE_PANELS if any(key in p for p in points)]
+    figure, axes_row = plt.subplots(
+        1, len(panels), figsize=(7 * len(panels) if len(panels) == 1 else 5 * len(panels), 4.5),
+        squeeze=False,
+    )  # fmt: skip
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for index, (name, runs) in enumerate(results.items()):
-        colour = colours[index % len(colours)]
-        for number, run in enumerate(runs):
-            minutes = [point[f"{clock}_s"] / 60 for point in run["curve"]]
-            nll = [point["nll_bits_per_sample"] for point in run["curve"]]
-            label = name if number == 0 else None
-            axes.plot(minutes, nll, marker="o", markersize=3, color=colour, label=label, lw=1)
     what = "process CPU" if clock == "process" else "wall-clock"
-    axes.set_xlabel(f"training time, {what} minutes")
-    axes.set_ylabel("held-out NLL (bits/sample, lower is better)")
-    axes.set_title(title, fontsize=9)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    for axes, (key, label) in zip(axes_row[0], panels, strict=True):
+        for index, (name, runs) in enumerate(results.items()):
+            colour = colours[index % len(colours)]
+            for number, run in enumerate(runs):
+                curve = [point for point in run["curve"] if key in point]
+                minutes = [point[f"{clock}_s"] / 60 for point in curve]
+                values = [point[key] for point in curve]
+                axes.plot(
+                    minutes, values, marker="o", markersize=3, color=colour, lw=1,
+                    label=name if number == 0 else None,
+                )  # fmt: skip
+        axes.set_xlabel(f"training time, {what} minutes")
+        axes.set_ylabel(label)
+        axes.grid(alpha=0.3)
+    axes_row[0][0].set_title(title, fontsize=9)
+    axes_row[0][0].legend(fontsize=8)
     figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=120)

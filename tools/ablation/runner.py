@@ -7,7 +7,8 @@ Layout of the output directory::
 
 Training resumes from the run's latest checkpoint, so an interrupted ablation continues
 where it stopped. Every kept checkpoint (one every `eval_every` steps) is scored by its
-held-out NLL at its training time; the last one also by copy-synthesis metrics. Once the
+held-out NLL at its training time (and by the `curve_metrics`, if any); the last one also by
+copy-synthesis metrics. Once the
 result is written, only the last checkpoint is kept (unless `keep_checkpoints`).
 """
 
@@ -44,6 +45,7 @@ class RunSettings:
     metrics: tuple[str, ...]
     common: tuple[str, ...]  # overrides applied to every run (e.g. data.root=...)
     keep_checkpoints: bool = False  # keep every scored checkpoint (default: only the last)
+    curve_metrics: tuple[str, ...] = ()  # copy-synthesis metrics of every checkpoint, too
 
 
 def fingerprint(spec: RunSpec, settings: RunSettings, test: TestSet) -> dict[str, Any]:
@@ -56,6 +58,7 @@ def fingerprint(spec: RunSpec, settings: RunSettings, test: TestSet) -> dict[str
         "sigma": settings.sigma,
         "metrics": list(settings.metrics),
         "test_ids": test.ids,
+        **({"curve_metrics": list(settings.curve_metrics)} if settings.curve_metrics else {}),
     }
 
 
@@ -101,14 +104,16 @@ def train_and_score(
         ckpt = load_checkpoint(path)
         model = model_from_checkpoint(ckpt, path).to(settings.device).eval()
         clock = ckpt.get("clock", {})
-        curve.append(
-            {
-                "step": int(ckpt["step"]),
-                "process_s": float(clock.get("process_s", float("nan"))),
-                "wall_s": float(clock.get("wall_s", float("nan"))),
-                "nll_bits_per_sample": nll_bits(model, test, settings.device),
-            }
-        )
+        point = {
+            "step": int(ckpt["step"]),
+            "process_s": float(clock.get("process_s", float("nan"))),
+            "wall_s": float(clock.get("wall_s", float("nan"))),
+            "nll_bits_per_sample": nll_bits(model, test, settings.device),
+        }
+        if settings.curve_metrics:
+            render = vocoder_renderer(model, settings.sigma, settings.device)
+            point.update(copy_synthesis_scores(render, test, settings.curve_metrics))
+        curve.append(point)
     render = vocoder_renderer(model, settings.sigma, settings.device)
     result = {
         "name": spec.name,

@@ -107,3 +107,13 @@ def test_init_from_errors_are_one_line(tmp_path: Path, tiny_ljspeech: Path) -> N
         with pytest.raises(WaveflowError, match=message) as info:
             train(config)
         assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_init_from_nvidia_refuses_a_lapped_model(tmp_path: Path, tiny_ljspeech: Path) -> None:
+    """The fold has no weights, so only the config shows that NVIDIA's model never had it."""
+    published = tmp_path / "nvidia.pt"
+    nl.save_nvidia_checkpoint(nl.make_reference(**ARCH), published)
+    config = load_config(FINETUNE, overrides(tiny_ljspeech, tmp_path / "e", published, lapped=True))
+    with pytest.raises(WaveflowError, match="model.lapped=False, but the config says True"):
+        train(config)
+    assert not (tmp_path / "e").exists() or not list((tmp_path / "e").glob("*.pt"))

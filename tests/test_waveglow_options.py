@@ -172,7 +172,7 @@ def test_lapped_dct_init_makes_the_first_conv_an_mdct(lu):
     model = WaveGlow(**TINY, lapped=True, conv_init="dct", lu=lu).double()
     g, frames = TINY["n_group"], 5
     audio = torch.randn(1, 1, g * frames, dtype=torch.float64)
-    fold, group = model.flow.transform.bijectors[:2]
+    fold, group = model.flow.transform.bijectors[0].bijectors
     spectra = model.flow_steps()[0].conv(group(fold(audio)[0])[0])[0][0]  # [g, frames]
     n = torch.arange(2 * g, dtype=torch.float64)
     window = torch.sin(torch.pi * (n + 0.5) / (2 * g))
@@ -180,6 +180,12 @@ def test_lapped_dct_init_makes_the_first_conv_an_mdct(lu):
     for j in range(1, frames - 1):
         frame = audio[0, 0, j * g - g // 2 : j * g + 3 * g // 2]
         torch.testing.assert_close(spectra[:, j], (2 / g) ** 0.5 * basis @ (window * frame))
+
+
+def test_lapped_model_has_the_same_parameter_names():
+    """The fold has no weights and does not shift the flows' names (init_from, NVIDIA import)."""
+    plain, lapped = WaveGlow(**TINY), WaveGlow(**TINY, lapped=True)
+    assert lapped.state_dict().keys() == plain.state_dict().keys()
 
 
 def test_separable_wavenet_is_lighter():

@@ -29,7 +29,7 @@ from waveflow.task import Task
 MEDIA_CLIPS = 2
 MEDIA_SIGMA = 0.6
 #: WaveGlow config fields that an NVIDIA file's tensor shapes do not determine.
-NVIDIA_UNSEEN_FIELDS = ("hop_length", "alternate_coupling")
+NVIDIA_UNSEEN_FIELDS = ("hop_length", "alternate_coupling", "lapped")
 
 
 @dataclass

@@ -366,8 +366,9 @@ class WaveGlow(nn.Module):
         else:
             self.upsample = InterpolatingUpsampler(cfg.n_mel_channels, cfg.hop_length, cfg.n_group)
         self.group = Squeeze(cfg.n_group, spatial_dims=1)
-        fold = [LappedFold(cfg.n_group)] if cfg.lapped else []
-        self.flow = Flow(Chain(*fold, self.group, build_grouped_flow(cfg), Inverse(self.group)))
+        # with `lapped` the first link is Chain(fold, group): the flows keep their names
+        grouping = Chain(LappedFold(cfg.n_group), self.group) if cfg.lapped else self.group
+        self.flow = Flow(Chain(grouping, build_grouped_flow(cfg), Inverse(self.group)))
 
     @classmethod
     def from_config(cls, cfg: WaveGlowConfig) -> WaveGlow:

@@ -2,12 +2,16 @@
 
     PYTHONPATH=. python tools/noise_oracles.py WAV_DIR [--sample-rate 22050]
 
-For every recording in WAV_DIR, three kinds of random noise with an oracle magnitude, scored
+For every recording in WAV_DIR, four kinds of random noise with an oracle magnitude, scored
 against the recording with the library's log-mel L1 and STOI (means over the files):
 
 * ``dct G``: each non-overlapping G-sample column's orthonormal DCT-II coefficients with random
   Gaussian signs/sizes scaled by the true coefficient magnitude (the best a frame-wise Gaussian
   over such columns can do, e.g. WaveGlow with ``n_group: G`` and a DCT-initialised first conv);
+* ``mdct G``: the same with the MDCT (sine window of 2G samples at hop G: ``LappedFold`` and
+  the DCT-IV of each reversed block, what WaveGlow with ``lapped: true`` and ``conv_init: dct``
+  starts from); ``mdct G sign``: the true MDCT magnitudes with random signs only (no Gaussian
+  spread of the magnitudes: what a model that knew every coefficient's size would give);
 * ``stft N/H``: the true STFT magnitude with uniformly random phase, resynthesised by
   overlap-add (Hann window of N samples at hop H; rectangular when N == H).
 """
@@ -23,6 +27,7 @@ import torch
 from waveflow.audio.io import collect_files, load_audio
 from waveflow.audio.metrics.pair import evaluate_pair
 from waveflow.audio.waveglow import dct_matrix
+from waveflow.bijectors import LappedFold, dct4_matrix
 
 
 def dct_noise(x: torch.Tensor, group: int, gen: torch.Generator) -> torch.Tensor:
@@ -31,6 +36,17 @@ def dct_noise(x: torch.Tensor, group: int, gen: torch.Generator) -> torch.Tensor
     spectrum = x[:n].reshape(-1, group) @ basis.T
     noise = spectrum.abs() * torch.randn(spectrum.shape, generator=gen)
     return torch.cat([(noise @ basis).reshape(-1), torch.zeros(len(x) - n)])
+
+
+def mdct_noise(x: torch.Tensor, group: int, gen: torch.Generator, signs_only: bool) -> torch.Tensor:
+    n = len(x) // group * group
+    fold, basis = LappedFold(group), dct4_matrix(group).float().flip(1)  # MDCT = basis @ fold
+    columns = fold(x[None, None, :n])[0].reshape(-1, group)
+    spectrum = columns @ basis.T
+    draw = torch.randn(spectrum.shape, generator=gen)
+    noise = spectrum.abs() * (draw.sign() if signs_only else draw)
+    audio = fold.inverse((noise @ basis).reshape(1, 1, -1))[0].reshape(-1)
+    return torch.cat([audio, torch.zeros(len(x) - n)])
 
 
 def stft_noise(x: torch.Tensor, n_fft: int, hop: int, gen: torch.Generator) -> torch.Tensor:
@@ -48,6 +64,8 @@ def main() -> None:
     kinds = {
         "dct 256": lambda x, g: dct_noise(x, 256, g),
         "dct 128": lambda x, g: dct_noise(x, 128, g),
+        "mdct 256": lambda x, g: mdct_noise(x, 256, g, signs_only=False),
+        "mdct 256 sign": lambda x, g: mdct_noise(x, 256, g, signs_only=True),
         "stft 256/256": lambda x, g: stft_noise(x, 256, 256, g),
         "stft 512/256": lambda x, g: stft_noise(x, 512, 256, g),
         "stft 1024/256": lambda x, g: stft_noise(x, 1024, 256, g),

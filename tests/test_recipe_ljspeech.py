@@ -155,6 +155,10 @@ def test_stages_1_to_4_on_a_tiny_corpus(tiny_ljspeech: Path, tmp_path: Path) -> 
     assert summary["x_real_time"] > 0
     metrics = json.loads((exp / "eval" / "metrics.json").read_text())
     assert "mel_l1" in json.dumps(metrics)
+    assert "mel_l1" in (exp / "eval" / "griffin_lim_metrics.json").read_text()
+    for system in ("waveglow", "griffin_lim"):  # reference / generated / difference spectrograms
+        (png,) = (exp / "eval" / "plots" / system).glob("*.png")
+        assert test[0] in png.name and png.read_bytes()[:4] == b"\x89PNG"
     assert "held-out NLL" in result.stdout and "x real time" in result.stdout
 
     # Re-running training continues the run from its latest checkpoint.

@@ -10,7 +10,9 @@
 #   2  train (`waveflow train`, resumes from the latest checkpoint in --exp if there is one)
 #   3  synthesize the test set from its mels (sigma --sigma), plus a Griffin-Lim baseline
 #   4  evaluate: held-out NLL (bits/sample), log-mel distance, real-time factor, and the full
-#      `waveflow evaluate` metrics table; writes EXP/eval/summary.json and metrics.json
+#      `waveflow evaluate` metrics table of WaveGlow and of Griffin-Lim; writes
+#      EXP/eval/summary.json, metrics.json, griffin_lim_metrics.json and the reference /
+#      generated / difference log-mel PNGs of every test clip (EXP/eval/plots/{waveglow,griffin_lim})
 # The `waveflow` command of the active environment is used (override with WAVEFLOW=...).
 set -euo pipefail
 
@@ -186,11 +188,18 @@ fi
 # ---------------------------------------------------------------------------- stage 4
 if runs 4; then
     begin 4 "evaluation"
+    echo "WaveGlow copy synthesis (spectrograms: ${exp}/eval/plots/waveglow):"
     "${waveflow}" evaluate --ref "${dump}/wav/test" --gen "${exp}/wav/test/waveglow" \
-        --metrics "${metrics}" --json "${exp}/eval/metrics.json"
+        --metrics "${metrics}" --json "${exp}/eval/metrics.json" \
+        --plots "${exp}/eval/plots/waveglow"
     baseline=()
     if [ "${griffin_lim}" = true ]; then
         baseline=(--baseline "${exp}/wav/test/griffin_lim")
+        echo
+        echo "Griffin-Lim on the same mels, the reference (spectrograms: ${exp}/eval/plots/griffin_lim):"
+        "${waveflow}" evaluate --ref "${dump}/wav/test" --gen "${exp}/wav/test/griffin_lim" \
+            --metrics "${metrics}" --json "${exp}/eval/griffin_lim_metrics.json" \
+            --plots "${exp}/eval/plots/griffin_lim"
     fi
     echo
     echo "Summary (${exp}/eval/summary.json):"
@@ -199,6 +208,7 @@ if runs 4; then
         "${baseline[@]}" --sigma "${sigma}" --device "${device}" --json "${exp}/eval/summary.json"
     echo
     echo "generated test audio: ${exp}/wav/test/waveglow (Griffin-Lim: ${exp}/wav/test/griffin_lim)"
+    echo "spectrograms (reference / generated / difference): ${exp}/eval/plots/"
     echo "TensorBoard logs:     tensorboard --logdir ${exp}/tb"
     done_in 4
 fi

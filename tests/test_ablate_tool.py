@@ -26,11 +26,17 @@ train: {batch_size: 2, num_workers: 0, lr: 1.0e-3, log_every: 1}
 """
 
 
+def tiny_base(folder: Path) -> Path:
+    """The tiny base config as a YAML file in `folder`."""
+    base = folder / "tiny.yaml"
+    base.write_text(TINY)
+    return base
+
+
 def test_two_configs_are_trained_scored_reported_and_skipped_when_done(
     tmp_path: Path, tiny_ljspeech: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = tmp_path / "tiny.yaml"
-    base.write_text(TINY)
+    base = tiny_base(tmp_path)
     out = tmp_path / "ablation"
     argv = [
         "--base", str(base), "base:", "ema:train.ema_decay=0.9,train.lr=2e-3",
@@ -102,8 +108,7 @@ def test_budgets_and_run_specs_are_parsed_with_one_line_errors(tmp_path: Path) -
 def test_runs_with_different_test_splits_are_refused(
     tmp_path: Path, tiny_ljspeech: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = tmp_path / "tiny.yaml"
-    base.write_text(TINY)
+    base = tiny_base(tmp_path)
     argv = [
         "--base", str(base), "a:", "b:data.n_test=2", "--set", f"data.root={tiny_ljspeech}",
         "--budget", "steps:1", "--eval-every", "1", "--out", str(tmp_path / "out"),
@@ -131,8 +136,7 @@ def test_seeds_are_summarised_by_mean_std_min_and_max() -> None:
 def test_curve_metrics_score_every_checkpoint_and_unknown_metrics_fail_before_training(
     tmp_path: Path, tiny_ljspeech: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = tmp_path / "tiny.yaml"
-    base.write_text(TINY)
+    base = tiny_base(tmp_path)
     common = [
         "--base", str(base), "base:", "--set", f"data.root={tiny_ljspeech}", "--budget",
         "steps:3", "--eval-every", "2", "--seeds", "1", "--metrics", "mel", "--no-griffin-lim",

@@ -42,7 +42,8 @@ def memory_report(device: torch.device, baseline_bytes: int) -> dict[str, int | 
     """``{"peak_bytes", "baseline_bytes", "memory_kind"}`` for ``device``.
 
     CUDA: ``torch.cuda.max_memory_allocated`` since :func:`reset_peak` (tensors only; the
-    caching allocator and the CUDA context are extra). CPU: the process RSS high-water mark.
+    caching allocator and the CUDA context are extra). CPU: the process RSS high-water mark
+    (at least every RSS observed: the baseline and the RSS now).
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -51,8 +52,11 @@ def memory_report(device: torch.device, baseline_bytes: int) -> dict[str, int | 
             "baseline_bytes": baseline_bytes,
             "memory_kind": "cuda_max_memory_allocated",
         }
+    # ru_maxrss follows the kernel's high-water mark, which is synced with the live RSS
+    # counters lazily: it can read a few pages below an RSS seen earlier (the baseline) or now.
+    # Every observed RSS is a lower bound of the true peak, so the largest is reported.
     return {
-        "peak_bytes": peak_rss_bytes(),
+        "peak_bytes": max(peak_rss_bytes(), current_rss_bytes(), baseline_bytes),
         "baseline_bytes": baseline_bytes,
         "memory_kind": "process_peak_rss",
     }

@@ -26,21 +26,18 @@ import torch
 
 from waveflow.audio.io import collect_files, load_audio
 from waveflow.audio.metrics.pair import evaluate_pair
-from waveflow.audio.waveglow import dct_matrix
-from waveflow.bijectors import LappedFold, dct4_matrix
+from waveflow.audio.waveglow import first_conv_start
+from waveflow.bijectors import Chain, LappedFold
 
 
-def dct_noise(x: torch.Tensor, group: int, gen: torch.Generator) -> torch.Tensor:
+def column_noise(
+    x: torch.Tensor, group: int, gen: torch.Generator, lapped: bool, signs_only: bool = False
+) -> torch.Tensor:
+    """Noise with the true magnitudes of the spectra that WaveGlow's DCT-initialised flow 0
+    starts from: DCT-II of G-sample columns, or (``lapped``) the MDCT through ``LappedFold``."""
     n = len(x) // group * group
-    basis = dct_matrix(group).float()
-    spectrum = x[:n].reshape(-1, group) @ basis.T
-    noise = spectrum.abs() * torch.randn(spectrum.shape, generator=gen)
-    return torch.cat([(noise @ basis).reshape(-1), torch.zeros(len(x) - n)])
-
-
-def mdct_noise(x: torch.Tensor, group: int, gen: torch.Generator, signs_only: bool) -> torch.Tensor:
-    n = len(x) // group * group
-    fold, basis = LappedFold(group), dct4_matrix(group).float().flip(1)  # MDCT = basis @ fold
+    fold = LappedFold(group) if lapped else Chain()  # Chain(): the identity
+    basis = first_conv_start(group, lapped).float()
     columns = fold(x[None, None, :n])[0].reshape(-1, group)
     spectrum = columns @ basis.T
     draw = torch.randn(spectrum.shape, generator=gen)
@@ -62,10 +59,10 @@ def main() -> None:
     parser.add_argument("--sample-rate", type=int, default=22050)
     args = parser.parse_args()
     kinds = {
-        "dct 256": lambda x, g: dct_noise(x, 256, g),
-        "dct 128": lambda x, g: dct_noise(x, 128, g),
-        "mdct 256": lambda x, g: mdct_noise(x, 256, g, signs_only=False),
-        "mdct 256 sign": lambda x, g: mdct_noise(x, 256, g, signs_only=True),
+        "dct 256": lambda x, g: column_noise(x, 256, g, lapped=False),
+        "dct 128": lambda x, g: column_noise(x, 128, g, lapped=False),
+        "mdct 256": lambda x, g: column_noise(x, 256, g, lapped=True),
+        "mdct 256 sign": lambda x, g: column_noise(x, 256, g, lapped=True, signs_only=True),
         "stft 256/256": lambda x, g: stft_noise(x, 256, 256, g),
         "stft 512/256": lambda x, g: stft_noise(x, 512, 256, g),
         "stft 1024/256": lambda x, g: stft_noise(x, 1024, 256, g),

@@ -113,10 +113,8 @@ def plot_curves(
 
     points = [point for runs in results.values() for run in runs for point in run["curve"]]
     panels = [(key, label) for key, label in CURVE_PANELS if any(key in p for p in points)]
-    figure, axes_row = plt.subplots(
-        1, len(panels), figsize=(7 * len(panels) if len(panels) == 1 else 5 * len(panels), 4.5),
-        squeeze=False,
-    )  # fmt: skip
+    width = 7 if len(panels) == 1 else 5 * len(panels)
+    figure, axes_row = plt.subplots(1, len(panels), figsize=(width, 4.5), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     what = "process CPU" if clock == "process" else "wall-clock"
     for axes, (key, label) in zip(axes_row[0], panels, strict=True):

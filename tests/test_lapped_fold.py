@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from flow_checks import assert_bijective
+from mdct_reference import direct_mdct
 
 from waveflow.bijectors import LappedFold, dct4_matrix
-
-
-def direct_mdct(signal: torch.Tensor, block: int, frame: int) -> torch.Tensor:
-    """MDCT (sine window, hop ``block``) of the frame covering ``[j N - N/2, j N + 3N/2)``."""
-    n = torch.arange(2 * block, dtype=torch.float64)
-    k = torch.arange(block, dtype=torch.float64)
-    window = torch.sin(math.pi * (n + 0.5) / (2 * block))
-    basis = torch.cos(math.pi / block * (n[None, :] + 0.5 + block / 2) * (k[:, None] + 0.5))
-    start = frame * block - block // 2
-    return math.sqrt(2.0 / block) * basis @ (window * signal[start : start + 2 * block])
 
 
 @pytest.mark.parametrize("block", [2, 8])

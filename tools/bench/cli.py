@@ -51,6 +51,11 @@ DEFAULTS: dict[str, dict[str, object]] = {
         "dtypes": "fp32,bf16",
         "runs": 5,
         "warmup": 1,
+        "glow_image": 32,
+        "glow_levels": 3,
+        "glow_steps": 8,
+        "glow_hidden": 128,
+        "glow_batch": 16,
     },
     "memory": {
         "config": "tiny",
@@ -80,7 +85,17 @@ QUICK: dict[str, dict[str, object]] = {
         "count_frames": 2,
         "count_segment": 512,
     },
-    "versus": {"config": "tiny", "seconds": "0.05", "segment_length": 1024, "dtypes": "fp32"},
+    "versus": {
+        "config": "tiny",
+        "seconds": "0.05",
+        "segment_length": 1024,
+        "dtypes": "fp32",
+        "glow_image": 8,
+        "glow_levels": 2,
+        "glow_steps": 2,
+        "glow_hidden": 8,
+        "glow_batch": 2,
+    },
     "memory": {"seconds": "0.5,2", "block_frames": 16},
 }
 COMMANDS: dict[str, Callable] = {
@@ -149,6 +164,18 @@ def _command_options(name: str, p: argparse.ArgumentParser) -> None:
         )
         p.add_argument("--train-batch", type=_positive_int, help="train batch (default 1)")
         p.add_argument("--dtypes", help="waveflow precisions to time (default fp32,bf16)")
+        p.add_argument(
+            "--glow-image",
+            type=_non_negative_int,
+            help="Glow training vs rosinality's layout: image size (default 32; 0: no Glow)",
+        )
+        for flag, help_text in (
+            ("--glow-levels", "Glow levels (default 3)"),
+            ("--glow-steps", "Glow steps per level (default 8)"),
+            ("--glow-hidden", "Glow coupling-net channels (default 128)"),
+            ("--glow-batch", "Glow training batch (default 16)"),
+        ):
+            p.add_argument(flag, type=_positive_int, help=help_text)
     if name == "memory":
         p.add_argument("--seconds", help="comma-separated mel durations (default 10,3600)")
         p.add_argument("--block-frames", type=_positive_int, help="frames per push (256)")

@@ -143,7 +143,38 @@ def versus_cases(opts: argparse.Namespace, model: dict[str, Any]) -> tuple[dict,
                 dtype,
                 device,
             )
+    if opts.glow_image:
+        cases |= glow_cases(opts, device)
     return cases, {"max_abs_diff_sigma0": float(diff), "check_frames": check_frames}
+
+
+def glow_cases(opts: argparse.Namespace, device: torch.device) -> dict[str, Callable[[], None]]:
+    """Glow training steps, ``tools/reference/rosinality_glow.py`` (the layout of
+    rosinality/glow-pytorch) against waveflow's Glow at the same size (``--glow-*``): affine
+    couplings, LU 1x1 convs, ``glow_batch`` uniform-noise images, Adam."""
+    from reference import rosinality_glow as rg
+
+    from waveflow.image.glow import Glow
+
+    size, levels, steps = opts.glow_image, opts.glow_levels, opts.glow_steps
+    generator = torch.Generator().manual_seed(2)
+    images = (torch.rand(opts.glow_batch, 3, size, size, generator=generator) - 0.5).to(device)
+    torch.manual_seed(0)
+    reference = rg.Glow(3, steps, levels, opts.glow_hidden).to(device).train()
+    ours = Glow(3, levels, steps, opts.glow_hidden, image_size=size).to(device).train()
+    with torch.no_grad():  # data-dependent ActNorm initialisation, outside the timing
+        rg.bits_per_dim(reference, images)
+        ours.initialize(images)
+    cases = {
+        "glow reference fp32": _train_step(
+            reference, lambda: rg.bits_per_dim(reference, images), "fp32", device
+        )
+    }
+    for dtype in opts.dtypes:
+        cases[f"glow waveflow {dtype}"] = _train_step(
+            ours, lambda: ours.bits_per_dim(images).mean(), dtype, device
+        )
+    return cases
 
 
 def alternate(cases: dict[str, Callable[[], None]], repeats: int, warmup: int, sync) -> dict:
@@ -196,6 +227,7 @@ def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
     work = {
         "synth": opts.batch_size * frames * model["hop_length"],
         "train": opts.train_batch * (opts.segment_length or 0),
+        "glow": opts.glow_batch,
     }
     rows = ratios(seconds, work)
     section = {
@@ -208,7 +240,7 @@ def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
         "equivalence": check,
         "results": rows,
     }
-    unit = {"synth": "kHz", "train": "samples/s"}
+    unit = {"synth": "kHz", "train": "samples/s", "glow": "images/s"}
     table = format_table(
         ["case", "median", "rate", "ratio vs reference", "median of pair ratios"],
         [
@@ -217,7 +249,7 @@ def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
                 f"{r['median_s']:.3g} s",
                 f"{r['per_s'] / 1000:.3g} kHz"
                 if r["kind"] == "synth"
-                else f"{r['per_s']:,.0f} {unit['train']}",
+                else f"{r['per_s']:,.{1 if r['per_s'] < 100 else 0}f} {unit[r['kind']]}",
                 f"{r['ratio']:.2f}x",
                 f"{r['ratio_of_pairs']:.2f}x",
             ]

@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 
 from waveflow.audio.prior_net import PriorNet
+from waveflow.audio.wavenet import low_precision, prepared_nets
 from waveflow.bijectors import AffineCoupling
 from waveflow.errors import WaveflowError
 
@@ -200,16 +201,18 @@ class StreamingSynthesizer:
         """No more frames: return the remaining audio (the stream ends at ``frames * hop``)."""
         return self._cat(self.feed(None))
 
-    def feed(self, mel: Tensor | None) -> Iterator[Tensor]:
-        """Like :meth:`push` (``None``: :meth:`finish`), yielding the ready pieces one by one."""
+    def feed(self, mel: Tensor | None, last: bool = False) -> Iterator[Tensor]:
+        """Like :meth:`push` (``None``: :meth:`finish`), yielding the ready pieces one by one;
+        ``last=True`` appends ``mel`` and finishes at once (a whole mel that fits in one chunk
+        is then one pass through the flow)."""
         if self.finished:
             raise WaveflowError("streaming synthesis: the stream is already finished")
-        if mel is None:
+        if mel is not None:
+            self._append(mel)
+        if mel is None or last:
             if self.frames == 0:
                 raise WaveflowError("streaming synthesis: no mel frames were pushed")
             self.finished = True
-        else:
-            self._append(mel)
         yield from self._emit()
 
     def _append(self, mel: Tensor) -> None:
@@ -294,8 +297,8 @@ def synthesize(
     param = next(model.parameters())
     audio = torch.empty(mel.shape[0], mel.shape[2] * hop, device=param.device, dtype=param.dtype)
     position = 0
-    for final in (False, True):
-        for piece in stream.feed(None if final else mel):
+    with prepared_nets(model, low_precision(dtype)):
+        for piece in stream.feed(mel, last=True):
             audio[:, position : position + piece.shape[1]] = piece
             position += piece.shape[1]
     return audio

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from waveflow.audio.waveglow import WaveGlow
-from waveflow.audio.wavenet import remove_weight_norm, weight_normed_modules
+from waveflow.audio.wavenet import prepare_nets, remove_weight_norm, weight_normed_modules
 from waveflow.bijectors import InvertibleConv1x1
 from waveflow.errors import WaveflowError
 
@@ -52,9 +52,10 @@ class VocoderInference(nn.Module):
     """``forward(mel [B, n_mel, F], z [B, F * hop]) -> audio [B, F * hop]``: WaveGlow's inverse.
 
     Wraps a COPY of ``model`` (the caller's model is untouched) in eval mode, weight norm
-    folded, gradients off, the 1x1-conv inverses cached (build it on the device it will run
-    on: moving it invalidates that cache). ``forward`` is ``model.condition`` followed by
-    ``model.flow.inverse``, exactly what ``WaveGlow.infer`` runs after drawing ``z``.
+    folded, gradients off, the 1x1-conv inverses cached and the coupling networks' weights
+    prepared (build it on the device it will run on: moving it does not move those).
+    ``forward`` is ``model.condition`` followed by ``model.flow.inverse``, exactly what
+    ``WaveGlow.infer`` runs after drawing ``z``.
     """
 
     def __init__(self, model: WaveGlow) -> None:
@@ -66,6 +67,7 @@ class VocoderInference(nn.Module):
             for layer in self.model.modules():
                 if isinstance(layer, InvertibleConv1x1):
                     layer.inverse_matrix()
+        prepare_nets(self.model)  # the coupling nets' composed weights, computed once
 
     def forward(self, mel: Tensor, z: Tensor) -> Tensor:
         cond = self.model.condition(mel, z.shape[1])

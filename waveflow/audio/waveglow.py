@@ -48,7 +48,13 @@ from torch import Tensor, nn
 
 from waveflow.audio.conditioning import InterpolatingUpsampler, TransposedUpsampler
 from waveflow.audio.prior_net import PriorNet
-from waveflow.audio.wavenet import WaveNet, autocast_nets, low_precision, remove_weight_norm
+from waveflow.audio.wavenet import (
+    WaveNet,
+    autocast_nets,
+    low_precision,
+    prepared_nets,
+    remove_weight_norm,
+)
 from waveflow.bijectors import (
     ActNorm,
     AffineCoupling,
@@ -472,9 +478,11 @@ class WaveGlow(nn.Module):
         """Latent ``z [B, T]`` and grouped conditioning ``[B, M*g, T/g]`` -> audio ``[B, T]``.
 
         ``dtype`` bf16/fp16 runs the coupling networks under autocast; latents, affine maps and
-        1x1-conv inverses stay in the model's precision.
+        1x1-conv inverses stay in the model's precision. The coupling networks' weights are
+        prepared once (:func:`~waveflow.audio.wavenet.prepared_nets`) when autograd is off.
         """
-        with autocast_nets(self, low_precision(dtype)):
+        low = low_precision(dtype)
+        with autocast_nets(self, low), prepared_nets(self, low):
             return self.flow.inverse(z.unsqueeze(1), cond)[0].squeeze(1)
 
     @torch.no_grad()

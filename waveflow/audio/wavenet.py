@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -108,7 +109,7 @@ class WaveNet(nn.Module):
             for i in range(n_layers)
         )
         self.causal_window = 1 + (kernel_size - 1) * (2**n_layers - 1) if causal else None
-        self._projections: dict[int, tuple[tuple, tuple[Tensor, Tensor]]] = {}
+        self.prepared: NetWeights | None = None
         self.end = nn.Conv1d(n_channels, 2 * n_in, 1)
         nn.init.zeros_(self.end.weight)
         nn.init.zeros_(self.end.bias)
@@ -131,62 +132,127 @@ class WaveNet(nn.Module):
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         if cond is None:
             raise ValueError("WaveNet: the mel conditioning tensor is required")
+        prepared = self.prepared if not torch.is_grad_enabled() else None
         if self.autocast_dtype is None:
-            return self._forward(x, cond)
+            return self._forward(x, cond, prepared or self.weights())
         with torch.autocast(x.device.type, dtype=self.autocast_dtype):
-            return self._forward(x, cond).float()
+            return self._forward(x, cond, prepared or self.weights()).float()
 
-    def _forward(self, x: Tensor, cond: Tensor) -> Tensor:
+    def _forward(self, x: Tensor, cond: Tensor, w: NetWeights) -> Tensor:
         """NVIDIA's ``WN`` maths, with ``end`` folded into each layer's skip projection.
 
         ``end(sum_i skip_i) = sum_i (W_end S_i) acts_i + (W_end sum_i s_i + b_end)`` (all
         linear), so layer ``i`` projects its gated activations once to ``[residual (n
         channels), W_end S_i (2 n_in channels)]`` instead of ``[residual, skip (n channels)]``
         followed by the final ``end``: the same function (up to rounding) without the
-        ``n x n`` skip convs (8 % of the published model's multiply-adds).
+        ``n x n`` skip convs (8 % of the published model's multiply-adds); see :meth:`weights`.
         """
         n = self.n_channels
         inplace = not torch.is_grad_enabled()
-        h = self.start(x)
-        cond_all = self.cond_layer(cond)
+        h = w.start(x)
+        cond_all = w.cond(cond)
         out = None
-        for i, (in_layer, res_skip_layer) in enumerate(
-            zip(self.in_layers, self.res_skip_layers, strict=True)
-        ):
+        for i, (dilated, projection) in enumerate(zip(w.dilated, w.projections, strict=True)):
+            pre = h
+            for conv in dilated:
+                pre = conv(pre)
             acts = gated_activation(
-                in_layer(h)[:, :, : h.shape[2]], cond_all[:, 2 * n * i : 2 * n * (i + 1)], inplace
+                pre[:, :, : h.shape[2]], cond_all[:, 2 * n * i : 2 * n * (i + 1)], inplace
             )
-            weight, bias = self._projection(i, res_skip_layer)
-            projected = F.conv1d(acts, weight.to(acts.dtype), bias.to(acts.dtype))
+            projected = projection(acts)
             if i < self.n_layers - 1:
                 residual, projected = projected[:, :n], projected[:, n:]
                 h = h.add_(residual) if inplace else h + residual
             out = projected if out is None else out.add_(projected) if inplace else out + projected
         assert out is not None
-        return out + self.end.bias.to(out.dtype)[:, None]
+        return out
 
-    def _projection(self, i: int, res_skip_layer: nn.Conv1d) -> tuple[Tensor, Tensor]:
-        """Layer ``i``'s 1x1 weight ``[(n +) 2 n_in, n]`` and bias: residual rows (all but the
-        last layer) and ``W_end`` times the skip rows, composed in full precision; cached
-        without autograd (keyed on the versions and storage of the weights)."""
-        tensors = (res_skip_layer.weight, res_skip_layer.bias, self.end.weight)
-        key = tuple((t._version, t.data_ptr(), t.dtype, t.device) for t in tensors)
-        cached = self._projections.get(i)
-        if cached is not None and cached[0] == key and not torch.is_grad_enabled():
-            return cached[1]
-        n = self.n_channels
-        with torch.autocast(res_skip_layer.weight.device.type, enabled=False):
-            weight, bias = tensors[0][:, :, 0], tensors[1]
+    def weights(self, dtype: torch.dtype | None = None) -> NetWeights:
+        """Every weight the forward pass uses, read once (weight norm applied) and composed
+        in full precision outside autocast, then cast to ``dtype`` (None: as they are).
+
+        Layer ``i``'s projection ``[(n +) 2 n_in, n]`` stacks its residual rows (all but the
+        last layer) over ``W_end`` times its skip rows; ``b_end`` is added to the last layer's
+        bias. The products of all layers are one batched matmul. Differentiable: training
+        calls this every step; synthesis prepares it once (:func:`prepared_nets`).
+        """
+        n, last = self.n_channels, self.n_layers - 1
+        with torch.autocast(self.end.weight.device.type, enabled=False):
             end = self.end.weight[:, :, 0]
-            last = i == self.n_layers - 1
-            skip_w, skip_b = (weight, bias) if last else (weight[n:], bias[n:])
-            fused_w, fused_b = end @ skip_w, end @ skip_b
-            if not last:
-                fused_w = torch.cat([weight[:n], fused_w])
-                fused_b = torch.cat([bias[:n], fused_b])
-        if not torch.is_grad_enabled():
-            self._projections[i] = (key, (fused_w[:, :, None], fused_b))
-        return fused_w[:, :, None], fused_b
+            layers = [(layer.weight[:, :, 0], layer.bias) for layer in self.res_skip_layers]
+            skip_w = torch.stack([wt[n:] for wt, _ in layers[:last]] + [layers[last][0]])
+            skip_b = torch.stack([b[n:] for _, b in layers[:last]] + [layers[last][1]])
+            fused_w, fused_b = end @ skip_w, skip_b @ end.T  # [L, 2 n_in, n], [L, 2 n_in]
+            weights, biases = list(fused_w.unbind()), list(fused_b.unbind())
+            biases[last] = biases[last] + self.end.bias
+            if last:
+                res_w = torch.stack([wt[:n] for wt, _ in layers[:last]])
+                res_b = torch.stack([b[:n] for _, b in layers[:last]])
+                both_w = torch.cat([res_w, fused_w[:last]], dim=1).unbind()
+                both_b = torch.cat([res_b, fused_b[:last]], dim=1).unbind()
+                weights[:last], biases[:last] = both_w, both_b
+        projections = [
+            Conv(cast(wt[:, :, None], dtype), cast(b, dtype))
+            for wt, b in zip(weights, biases, strict=True)
+        ]
+        dilated = [
+            tuple(Conv.of(conv, dtype) for conv in layer)
+            if isinstance(layer, nn.Sequential)
+            else (Conv.of(layer, dtype),)
+            for layer in self.in_layers
+        ]
+        return NetWeights(
+            Conv.of(self.start, dtype), Conv.of(self.cond_layer, dtype), dilated, projections
+        )
+
+
+@dataclass(frozen=True)
+class Conv:
+    """A 1-d convolution as plain tensors: ``F.conv1d(x, weight, bias, 1, padding, dilation,
+    groups)`` (1x1: :func:`pointwise`); :meth:`of` reads an ``nn.Conv1d`` (its weight norm
+    applied once)."""
+
+    weight: Tensor
+    bias: Tensor | None
+    padding: int = 0
+    dilation: int = 1
+    groups: int = 1
+
+    @classmethod
+    def of(cls, conv: nn.Conv1d, dtype: torch.dtype | None = None) -> Conv:
+        bias = None if conv.bias is None else cast(conv.bias, dtype)
+        padding = conv.padding[0] if isinstance(conv.padding, tuple) else conv.padding
+        return cls(cast(conv.weight, dtype), bias, int(padding), conv.dilation[0], conv.groups)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if self.weight.shape[2] == 1 and self.groups == 1 and self.padding == 0:
+            return pointwise(x, self.weight[:, :, 0], self.bias)
+        return F.conv1d(x, self.weight, self.bias, 1, self.padding, self.dilation, self.groups)
+
+
+def pointwise(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """A 1x1 convolution ``[B, C_in, T] -> [B, C_out, T]`` with ``weight [C_out, C_in]`` as one
+    batched matrix product (one BLAS call: fewer operations than ``conv1d``'s dispatch)."""
+    if bias is None:
+        return torch.matmul(weight, x)
+    return torch.baddbmm(bias[:, None], weight.expand(x.shape[0], -1, -1), x)
+
+
+@dataclass(frozen=True)
+class NetWeights:
+    """A :class:`WaveNet`'s weights as plain tensors (:meth:`WaveNet.weights`): ``start``,
+    ``cond`` (the fused conditioning projection), per layer its ``dilated`` conv(s) (one, or
+    two when separable) and its fused residual/skip ``projections``."""
+
+    start: Conv
+    cond: Conv
+    dilated: list[tuple[Conv, ...]]
+    projections: list[Conv]
+
+
+def cast(t: Tensor, dtype: torch.dtype | None) -> Tensor:
+    """``t`` in ``dtype`` (None or already there: ``t`` itself, no operation recorded)."""
+    return t if dtype is None or t.dtype == dtype else t.to(dtype)
 
 
 def gated_activation(pre: Tensor, cond: Tensor, inplace: bool) -> Tensor:
@@ -216,6 +282,32 @@ def autocast_nets(module: nn.Module, dtype: torch.dtype | None) -> Iterator[None
     finally:
         for net in nets:
             net.autocast_dtype = None
+
+
+def prepare_nets(module: nn.Module, dtype: torch.dtype | None = None) -> list[WaveNet]:
+    """Prepare every not yet prepared :class:`WaveNet` under ``module`` (see
+    :func:`prepared_nets`) until its ``prepared`` is reset to None; returns those nets."""
+    nets = [sub for sub in module.modules() if isinstance(sub, WaveNet) and sub.prepared is None]
+    with torch.no_grad():
+        for net in nets:
+            net.prepared = net.weights(dtype)
+    return nets
+
+
+@contextlib.contextmanager
+def prepared_nets(module: nn.Module, dtype: torch.dtype | None = None) -> Iterator[None]:
+    """Inside, every :class:`WaveNet` under ``module`` runs on weights read, composed and cast
+    to ``dtype`` (None: the model's) ONCE, at entry (:meth:`WaveNet.weights`), whenever
+    autograd is off: one synthesis, however many chunks or calls, prepares them once. Nothing
+    is cached beyond the block, so weights changed between blocks are always seen; inside it
+    they must not change. A net already prepared (a nested block) is left as it is.
+    """
+    nets = prepare_nets(module, dtype)
+    try:
+        yield
+    finally:
+        for net in nets:
+            net.prepared = None
 
 
 def weight_normed_modules(module: nn.Module) -> Iterator[nn.Module]:

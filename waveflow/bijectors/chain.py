@@ -18,18 +18,19 @@ class Chain(Bijector):
         self.bijectors = nn.ModuleList(bijectors)
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        total = zero_logdet(x)
-        for bijector in self.bijectors:
-            x, logdet = bijector(x, cond)
-            total = total + logdet
-        return x, total
+        return self._run(x, cond, list(self.bijectors))
 
     def inverse(self, y: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        total = zero_logdet(y)
-        for bijector in reversed(self.bijectors):
-            y, logdet = bijector.inverse(y, cond)
-            total = total + logdet
-        return y, total
+        return self._run(y, cond, [b.inverse for b in reversed(self.bijectors)])
+
+    @staticmethod
+    def _run(x: Tensor, cond: Tensor | None, maps: list) -> tuple[Tensor, Tensor]:
+        """Apply ``maps`` in order, summing their log-dets (no zeros to start from)."""
+        total = None
+        for apply in maps:
+            x, logdet = apply(x, cond)
+            total = logdet if total is None else total + logdet
+        return x, zero_logdet(x) if total is None else total
 
     def __len__(self) -> int:
         return len(self.bijectors)

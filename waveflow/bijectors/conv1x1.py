@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from waveflow.bijectors.base import Bijector, check_channels, logdet_dtype, trailing_size
@@ -49,7 +48,7 @@ class InvertibleConv1x1(Bijector):
             self.log_s = nn.Parameter(torch.zeros(c))
         else:
             self.weight = nn.Parameter(torch.eye(c))
-        self._inverse_cache: tuple[tuple, Tensor] | None = None
+        self._inverse_cache: tuple[tuple, tuple[Tensor, Tensor]] | None = None
         self.set_matrix(random_rotation(c))
 
     @classmethod
@@ -103,26 +102,33 @@ class InvertibleConv1x1(Bijector):
 
     def inverse_matrix(self) -> Tensor:
         """``W^-1`` in the dtype of ``W`` (cached when gradients are off)."""
+        return self._inverse()[0]
+
+    def _inverse(self) -> tuple[Tensor, Tensor]:
+        """``(W^-1, -log|det W|)``, cached together when gradients are off (a contiguous
+        inverse, so that the convolution does not copy it on every call)."""
         weight = self.matrix()
         if torch.is_grad_enabled() and weight.requires_grad:
-            return torch.linalg.inv(weight.double()).to(weight.dtype)
+            return torch.linalg.inv(weight.double()).to(weight.dtype), -self.log_abs_det()
         key = self._cache_key()
         if self._inverse_cache is None or self._inverse_cache[0] != key:
-            inverse = torch.linalg.inv(weight.detach().double()).to(weight.dtype)
-            self._inverse_cache = (key, inverse)
+            inverse = torch.linalg.inv(weight.detach().double()).to(weight.dtype).contiguous()
+            self._inverse_cache = (key, (inverse, -self.log_abs_det().detach()))
         return self._inverse_cache[1]
 
     def _mix(self, x: Tensor, weight: Tensor) -> Tensor:
         flat = x.reshape(x.shape[0], self.num_channels, -1)
-        return F.conv1d(flat, weight.to(x.dtype).unsqueeze(-1)).reshape(x.shape)
+        weight = weight if weight.dtype == x.dtype else weight.to(x.dtype)
+        return torch.matmul(weight, flat).reshape(x.shape)
 
-    def _logdet(self, x: Tensor) -> Tensor:
-        return (self.log_abs_det().to(logdet_dtype(x)) * trailing_size(x)).expand(x.shape[0])
+    def _logdet(self, x: Tensor, log_abs_det: Tensor) -> Tensor:
+        return (log_abs_det.to(logdet_dtype(x)) * trailing_size(x)).expand(x.shape[0])
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_channels(self, x, self.num_channels)
-        return self._mix(x, self.matrix()), self._logdet(x)
+        return self._mix(x, self.matrix()), self._logdet(x, self.log_abs_det())
 
     def inverse(self, y: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_channels(self, y, self.num_channels)
-        return self._mix(y, self.inverse_matrix()), -self._logdet(y)
+        inverse, minus_log_abs_det = self._inverse()
+        return self._mix(y, inverse), self._logdet(y, minus_log_abs_det)

@@ -128,6 +128,35 @@ def test_actnorm_does_not_reinitialise_after_load_state_dict():
     torch.testing.assert_close(reloaded(other)[0], trained(other)[0])
 
 
+def test_actnorm_reads_its_flag_once_and_again_after_load_state_dict():
+    torch.manual_seed(0)
+    layer = ActNorm(3)
+    layer(torch.randn(8, 3, 10))
+    reads = []
+    layer.register_buffer("initialized", _CountingBool(True, reads))
+    layer(torch.randn(8, 3, 10))
+    assert reads == []  # no read of the buffer (a device sync on a GPU) once it was seen set
+    fresh = ActNorm(3).state_dict()  # initialized False
+    layer.load_state_dict(fresh)
+    x = 3.0 + 2.0 * torch.randn(16, 3, 50)
+    torch.testing.assert_close(layer(x)[0].mean(dim=(0, 2)), torch.zeros(3), atol=1e-5, rtol=0)
+
+
+class _CountingBool(torch.Tensor):
+    """A bool tensor that records every conversion to a Python bool."""
+
+    @staticmethod
+    def __new__(cls, value: bool, reads: list):
+        return torch.Tensor._make_subclass(cls, torch.tensor(value))
+
+    def __init__(self, value: bool, reads: list) -> None:
+        self.reads = reads
+
+    def __bool__(self) -> bool:
+        self.reads.append(1)
+        return super().__bool__()
+
+
 # --- Flow and Gaussian ----------------------------------------------------------------------
 
 

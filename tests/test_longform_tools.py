@@ -30,13 +30,20 @@ def test_versus_quick_alternates_and_reports_ratios(tmp_path: Path) -> None:
     cases = {r["case"]: r for r in section["results"]}
     assert set(cases) == {
         "synth reference fp32", "synth waveflow fp32", "train reference fp32",
-        "train waveflow fp32",
+        "train waveflow fp32", "glow reference fp32", "glow waveflow fp32",
     }  # fmt: skip
     for r in cases.values():
         assert len(r["seconds"]) == 2 and r["median_s"] > 0 and r["per_s"] > 0
         reference = cases[f"{r['kind']} reference fp32"]["median_s"]
         assert r["ratio"] == pytest.approx(reference / r["median_s"])
     assert cases["synth reference fp32"]["ratio"] == 1.0
+    assert cases["glow waveflow fp32"]["per_s"] == pytest.approx(
+        2 / cases["glow waveflow fp32"]["median_s"]
+    )  # images/s of the quick Glow batch
+    for name in ("synth reference fp32", "synth waveflow fp32"):  # the op counts
+        count = cases[name]["op_count"]
+        assert count["ops"] > count["convolutions"] + count["matrix_products"] > 0
+    assert cases["train waveflow fp32"]["op_count"] is None
 
 
 def test_memory_quick_streams_and_records_peaks(tmp_path: Path) -> None:

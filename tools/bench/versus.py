@@ -8,8 +8,11 @@ sigma-0 synthesis checks that they compute the same function before anything is 
 Each repeat times every case once, reference and waveflow alternating, so that machine noise
 (other jobs on a shared machine) hits both alike; ratios are reference time / waveflow time of
 the medians (> 1: waveflow is faster), with the median of the per-repeat ratios next to them.
-Cases: synthesis of a ``seconds`` mel (fp32 reference vs waveflow in each ``--dtypes``) and a
-training step (forward, backward, Adam) on ``batch_size x segment_length`` samples.
+Cases: synthesis of a ``seconds`` mel (fp32 reference vs waveflow in each ``--dtypes``), a
+training step (forward, backward, Adam) on ``batch_size x segment_length`` samples and a Glow
+training step against ``tools/reference/rosinality_glow.py`` (the layout of
+rosinality/glow-pytorch) at a ``--glow-*`` size. Each synthesis case also reports its
+``aten`` operation count (:mod:`bench.op_count`: a CPU proxy of GPU kernel launches).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import torch
 from .cases import DTYPES, autocast, resolve_device, synchronizer
 from .commands import frames_for
 from .machine import machine_info
+from .op_count import count_ops, summary
 from .report import format_table
 
 TESTS_DIR = Path(__file__).resolve().parents[2] / "tests"
@@ -215,6 +219,15 @@ def ratios(seconds: dict[str, list[float]], work: dict[str, float]) -> list[dict
     return rows
 
 
+def _ops_cell(count: dict[str, int] | None, reference: dict[str, int] | None) -> str:
+    if count is None or reference is None:
+        return ""
+    return (
+        f"{count['ops']:,} ({count['ops'] / reference['ops']:.2f}x ref; "
+        f"{count['convolutions']} conv, {count['matrix_products']} matmul)"
+    )
+
+
 def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from .presets import waveglow_config
 
@@ -230,6 +243,9 @@ def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
         "glow": opts.glow_batch,
     }
     rows = ratios(seconds, work)
+    ops = {name: summary(count_ops(run)) for name, run in cases.items() if name.startswith("synth")}
+    for row in rows:
+        row["op_count"] = ops.get(row["case"])
     section = {
         "machine": machine_info(resolve_device(opts.device)),
         "options": {
@@ -242,7 +258,7 @@ def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
     }
     unit = {"synth": "kHz", "train": "samples/s", "glow": "images/s"}
     table = format_table(
-        ["case", "median", "rate", "ratio vs reference", "median of pair ratios"],
+        ["case", "median", "rate", "ratio vs reference", "median of pair ratios", "aten ops"],
         [
             [
                 r["case"],
@@ -252,6 +268,7 @@ def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
                 else f"{r['per_s']:,.{1 if r['per_s'] < 100 else 0}f} {unit[r['kind']]}",
                 f"{r['ratio']:.2f}x",
                 f"{r['ratio_of_pairs']:.2f}x",
+                _ops_cell(r["op_count"], ops.get("synth reference fp32")),
             ]
             for r in rows
         ],

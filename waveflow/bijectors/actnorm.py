@@ -15,7 +15,9 @@ class ActNorm(Bijector):
     On the first forward call the parameters are set from that batch so that ``y`` has zero
     mean and unit variance per channel (statistics over batch and trailing dims, averaged over
     all processes under torch.distributed). Whether this happened is the boolean buffer
-    ``initialized``, saved in the state dict, so a reloaded model never re-initialises.
+    ``initialized``, saved in the state dict, so a reloaded model never re-initialises. Once
+    a forward call has seen it set, a Python flag remembers it (reset by ``load_state_dict``),
+    so later calls do not read the buffer: no device synchronisation per call on a GPU.
 
     Shapes: ``x`` is ``[B, num_channels, *trailing]``; logdet = trailing size * sum(log_scale).
     """
@@ -27,6 +29,11 @@ class ActNorm(Bijector):
         self.bias = nn.Parameter(torch.zeros(num_channels))
         self.log_scale = nn.Parameter(torch.zeros(num_channels))
         self.register_buffer("initialized", torch.tensor(False))
+        self._seen_initialized = False
+        self._register_load_state_dict_pre_hook(self._forget_initialized)
+
+    def _forget_initialized(self, *args, **kwargs) -> None:
+        self._seen_initialized = False
 
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
@@ -52,8 +59,10 @@ class ActNorm(Bijector):
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_channels(self, x, self.num_channels)
-        if not self.initialized:
-            self.initialize(x)
+        if not self._seen_initialized:
+            if not self.initialized:
+                self.initialize(x)
+            self._seen_initialized = True
         y = (x + self._broadcast(self.bias, x)) * self._broadcast(self.log_scale.exp(), x)
         return y, self._logdet(x)
 

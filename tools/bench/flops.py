@@ -65,13 +65,16 @@ def waveglow_flops_per_sample(config: dict[str, Any]) -> float:
 
 def count_synthesis_flops(config: dict[str, Any], frames: int) -> float:
     """Counted FLOPs per output sample of ``infer`` on one fp32 CPU mel of ``frames`` frames
-    (a second call: per-model work cached by the first, such as composed weights, is left out)."""
+    (per-call work that does not grow with the length is left out: a second call, so that the
+    1x1 inverses are cached, inside one ``prepared_nets`` block, so that the coupling nets'
+    composed weights are ready)."""
     from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.wavenet import prepared_nets
 
     torch.manual_seed(0)
     model = WaveGlow(**config).eval().remove_weight_norm()
     mel = torch.randn(1, config["n_mel_channels"], frames) - 5.0
-    with torch.inference_mode():
+    with torch.inference_mode(), prepared_nets(model):
         model.infer(mel, sigma=0.6)
         with FlopCounterMode(display=False) as counter:
             audio = model.infer(mel, sigma=0.6)

@@ -43,6 +43,7 @@ class InvertibleConv1x1(Bijector):
             self.register_buffer("perm", torch.eye(c))
             self.register_buffer("sign_s", torch.ones(c))
             self.register_buffer("lower_mask", torch.ones(c, c).tril(-1), persistent=False)
+            self.register_buffer("eye", torch.eye(c), persistent=False)
             self.lower = nn.Parameter(torch.zeros(c, c))
             self.upper = nn.Parameter(torch.zeros(c, c))
             self.log_s = nn.Parameter(torch.zeros(c))
@@ -84,8 +85,7 @@ class InvertibleConv1x1(Bijector):
         if not self.lu:
             return self.weight
         with torch.autocast(self.log_s.device.type, enabled=False):
-            eye = torch.eye(self.num_channels, dtype=self.lower.dtype, device=self.lower.device)
-            lower = self.lower * self.lower_mask + eye
+            lower = self.lower * self.lower_mask + self.eye
             upper = self.upper * self.lower_mask.T + torch.diag(self.sign_s * self.log_s.exp())
             return self.perm @ lower @ upper
 

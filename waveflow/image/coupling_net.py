@@ -53,6 +53,6 @@ class CouplingNet(nn.Module):
         nn.init.normal_(self.conv_hidden.weight, std=0.05)
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
-        h = F.relu(self.norm_in(self.conv_in(x))[0])
-        h = F.relu(self.norm_hidden(self.conv_hidden(h))[0])
+        h = F.relu(self.norm_in.normalize(self.conv_in(x)), inplace=True)
+        h = F.relu(self.norm_hidden.normalize(self.conv_hidden(h)), inplace=True)
         return self.conv_out(h)

@@ -24,7 +24,13 @@ from torch import Tensor, nn
 
 from waveflow.audio.conditioning import TransposedUpsampler
 from waveflow.audio.waveglow import check_audio, check_mel
-from waveflow.audio.wavenet import WaveNet, autocast_nets, low_precision, remove_weight_norm
+from waveflow.audio.wavenet import (
+    WaveNet,
+    autocast_nets,
+    low_precision,
+    prepared_nets,
+    remove_weight_norm,
+)
 from waveflow.bijectors import AutoregressiveAffine, Chain, Flow
 from waveflow.errors import WaveflowError
 
@@ -101,7 +107,8 @@ class IAFStudent(nn.Module):
         check_audio(x, mel, self.config.hop_length, 1, "IAFStudent", "z" if reverse else "audio")
         cond = self.upsample(mel, x.shape[1])
         run = self.flow.inverse if reverse else self.flow
-        y, logdet = run(x.unsqueeze(1), cond)
+        with prepared_nets(self):  # the sequential pass calls each net T times
+            y, logdet = run(x.unsqueeze(1), cond)
         return y.squeeze(1), logdet
 
     def log_prob(self, audio: Tensor, mel: Tensor, sigma: float = 1.0) -> Tensor:
@@ -127,6 +134,6 @@ class IAFStudent(nn.Module):
         low = low_precision(dtype)
         with torch.autocast(weight.device.type, dtype=low, enabled=low is not None):
             cond = self.upsample(mel, length)
-        with autocast_nets(self, low):
+        with autocast_nets(self, low), prepared_nets(self, low):
             audio = self.flow.inverse(z, cond)[0]
         return audio.squeeze(1)

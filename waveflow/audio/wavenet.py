@@ -80,6 +80,8 @@ class WaveNet(nn.Module):
     ``autocast_dtype`` (``None`` by default) makes the network run under
     ``torch.autocast(device, autocast_dtype)`` and return float32, so that a caller can run the
     heavy convolutions in bf16/fp16 while the flow's affine maps and 1x1 convs stay in fp32.
+    ``prepared`` (``None`` by default; set by :func:`prepared_nets` for one synthesis) holds
+    the weights as plain tensors (:meth:`weights`), used whenever autograd is off.
     """
 
     def __init__(
@@ -300,9 +302,10 @@ def prepared_nets(module: nn.Module, dtype: torch.dtype | None = None) -> Iterat
     to ``dtype`` (None: the model's) ONCE, at entry (:meth:`WaveNet.weights`), whenever
     autograd is off: one synthesis, however many chunks or calls, prepares them once. Nothing
     is cached beyond the block, so weights changed between blocks are always seen; inside it
-    they must not change. A net already prepared (a nested block) is left as it is.
+    they must not change. A net already prepared (a nested block) is left as it is; entered
+    with autograd on, the block prepares nothing (the nets compose their weights per call).
     """
-    nets = prepare_nets(module, dtype)
+    nets = [] if torch.is_grad_enabled() else prepare_nets(module, dtype)
     try:
         yield
     finally:

@@ -69,14 +69,17 @@ def write_listening_report(
     command: str = "",
     config_text: str | None = None,
     plots: bool = True,
+    note_extra_clips: bool = True,
 ) -> Path:
     """Write the page and its media folder (replacing both if present); returns the folder.
 
     `systems` are shown in order, each against `ref_dir` (audio files paired by name stem, mono
     at `sample_rate` Hz). `settings` are shown as a list, `config_text` verbatim (e.g. the
     training YAML), `command` as the command that made the page. `plots=False` leaves out the
-    spectrogram PNGs (they need matplotlib). The media folder is written under a temporary
-    name and swapped in whole; the page is written atomically.
+    spectrogram PNGs (they need matplotlib); `note_extra_clips=False` leaves out the note on a
+    system's clips that have no recording (e.g. folders that hold several test sets). The media
+    folder is written under a temporary name and swapped in whole; the page is written
+    atomically.
     """
     page = Path(page)
     folders = _system_folders(systems)
@@ -107,7 +110,7 @@ def write_listening_report(
             cells.append(cell)
         rows[stem] = cells
     unmatched = {
-        system.name: sorted(files.keys() - references.keys())
+        system.name: sorted(files.keys() - references.keys()) if note_extra_clips else []
         for system, files in zip(systems, generated, strict=True)
     }
     text = _page(

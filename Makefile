@@ -21,7 +21,7 @@ browser:
 	command -v chromium > /dev/null || (apt-get update && apt-get install -y chromium)
 
 lint: $(STAMP)
-	$(BIN)/ruff check waveflow tests tools recipes
+	$(BIN)/ruff check waveflow tests tools recipes hubconf.py
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -1,7 +1,11 @@
 """`waveflow evaluate`: objective metrics of audio, held-out likelihood of a checkpoint.
 
 Modes (they combine for audio):
-  --ref DIR --gen DIR          metrics of generated audio against reference recordings
+  --ref DIR --gen DIR          metrics of generated audio against reference recordings;
+                               --gen NAME=DIR once per system compares several
+  --html OUT                   with --gen: a static listening report OUT (+ OUT_files/):
+                               per clip, players for the recording and every system, their
+                               spectrogram PNGs and metrics, the best value marked
   --ref DIR --checkpoint CKPT  exact held-out NLL (bits per sample) of a WaveGlow checkpoint
                                (native or NVIDIA) on the reference recordings, conditioned on
                                their mels (computed, or read from --mels DIR by name)
@@ -101,7 +105,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _system(text: str) -> tuple[str, Path]:
     """`NAME=DIR` or `DIR` (named after the folder) -> (name, folder)."""
     name, sep, folder = text.partition("=")
-    if not sep:
+    if not sep or Path(text).is_dir():  # a folder whose name holds "="
         name, folder = "", text
     path = Path(folder)
     return (name or path.resolve().name or str(path)), path

@@ -33,7 +33,7 @@ demo: $(STAMP)
 
 # The documentation site (mkdocs.yml, docs/) into site/; `$(BIN)/mkdocs serve` previews it.
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build site *.egg-info

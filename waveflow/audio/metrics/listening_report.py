@@ -25,7 +25,7 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,45 +86,73 @@ def write_listening_report(
     references = audio_files(ref_dir, "reference")
     if not references:
         raise WaveflowError(f"no audio files in the reference directory {ref_dir}")
-    generated = [audio_files(system.directory, f"{system.name} ({system.directory})")
-                 for system in systems]  # fmt: skip
+    generated = [
+        audio_files(system.directory, f"{system.name} ({system.directory})") for system in systems
+    ]
     media = media_folder(page)
     partial = media.with_name(media.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for stem, ref_path in references.items():
-        recording = _copy(ref_path, partial / RECORDING)
-        cells = [{"name": RECORDING, "audio": recording, "png": None, "values": None}]
-        for system, folder, files in zip(systems, folders, generated, strict=True):
-            cell: dict[str, Any] = {"name": system.name, "audio": None, "png": None}
-            cell["values"] = system.per_file.get(stem)
-            if stem in files:
-                cell["audio"] = _copy(files[stem], partial / folder)
-                if plots and cell["values"] is not None:
-                    from waveflow.audio.plots import plot_file_comparison
-
-                    png = partial / folder / f"{stem}.png"
-                    plot_file_comparison(ref_path, files[stem], png, sample_rate,
-                                         f"{stem}: {system.name}")  # fmt: skip
-                    cell["png"] = png
-            cells.append(cell)
-        rows[stem] = cells
-    unmatched = {
-        system.name: sorted(files.keys() - references.keys()) if note_extra_clips else []
-        for system, files in zip(systems, generated, strict=True)
-    }
-    text = _page(
-        title, media.name, partial, rows, systems, unmatched, settings or {}, command,
-        config_text,
-    )  # fmt: skip
-    if media.is_symlink() or media.is_file():
-        media.unlink()
-    elif media.exists():
-        shutil.rmtree(media)
-    partial.rename(media)
+    try:
+        rows = {
+            stem: [Cell(RECORDING, _copy(ref_path, partial / RECORDING))]
+            + [
+                _system_cell(stem, ref_path, system, files, partial / folder, sample_rate, plots)
+                for system, folder, files in zip(systems, folders, generated, strict=True)
+            ]
+            for stem, ref_path in references.items()
+        }
+        unmatched = {
+            system.name: sorted(files.keys() - references.keys()) if note_extra_clips else []
+            for system, files in zip(systems, generated, strict=True)
+        }
+        text = _page(
+            title, media.name, partial, rows, systems, unmatched, settings or {}, command,
+            config_text,
+        )  # fmt: skip
+        if media.is_symlink() or media.is_file():
+            media.unlink()
+        elif media.exists():
+            shutil.rmtree(media)
+        partial.rename(media)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     with atomic_path(page) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return media
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row of a clip's table: `audio` and `png` are paths in the media folder (None: none),
+    `values` the system's metrics on the clip (None: not evaluated, or the recording)."""
+
+    name: str
+    audio: Path | None
+    png: Path | None = None
+    values: Mapping[str, float] | None = None
+
+
+def _system_cell(
+    stem: str,
+    ref_path: Path,
+    system: SystemResult,
+    files: Mapping[str, Path],
+    folder: Path,
+    sample_rate: int,
+    plots: bool,
+) -> Cell:
+    """Copy the system's file of clip `stem` into `folder` and plot it against the recording."""
+    values = system.per_file.get(stem)
+    if stem not in files:
+        return Cell(system.name, None, None, values)
+    audio = _copy(files[stem], folder)
+    png = None
+    if plots and values is not None:
+        from waveflow.audio.plots import plot_file_comparison
+
+        png = folder / f"{stem}.png"
+        plot_file_comparison(ref_path, files[stem], png, sample_rate, f"{stem}: {system.name}")
+    return Cell(system.name, audio, png, values)
 
 
 def _system_folders(systems: Sequence[SystemResult]) -> list[str]:
@@ -170,7 +198,7 @@ def _page(
     title: str,
     media_name: str,
     media_root: Path,
-    rows: Mapping[str, list[dict[str, Any]]],
+    rows: Mapping[str, list[Cell]],
     systems: Sequence[SystemResult],
     unmatched: Mapping[str, list[str]],
     settings: Mapping[str, Any],
@@ -193,10 +221,10 @@ def _page(
         "<h2>Summary</h2>",
         _summary_table(systems, keys),
     ]
-    for system in systems:
-        own = {stem: _cell(cells, system.name) for stem, cells in rows.items()}
-        missing = [stem for stem, cell in own.items() if cell["audio"] is None]
-        failed = [stem for stem, c in own.items() if c["audio"] is not None and c["values"] is None]
+    for index, system in enumerate(systems, start=1):  # cells[0] is the recording
+        own = {stem: cells[index] for stem, cells in rows.items()}
+        missing = [stem for stem, cell in own.items() if cell.audio is None]
+        failed = [stem for stem, c in own.items() if c.audio is not None and c.values is None]
         for label, stems in (("missing from", missing), ("not evaluated in", failed)):
             if stems:
                 out.append(
@@ -221,10 +249,6 @@ def _page(
         out.append(f"<h3>Command</h3><pre>{e(command)}</pre>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
-
-
-def _cell(cells: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    return next(cell for cell in cells if cell["name"] == name)
 
 
 def _header(keys: Sequence[str]) -> str:
@@ -270,34 +294,35 @@ def _summary_table(systems: Sequence[SystemResult], keys: Sequence[str]) -> str:
     return "\n".join(rows)
 
 
-def _clip_table(cells: list[dict[str, Any]], keys: Sequence[str], link: Any) -> str:
-    scored = [cell for cell in cells if cell["values"] is not None]
+def _clip_table(cells: list[Cell], keys: Sequence[str], link: Callable[[Path], str]) -> str:
+    scored = [cell for cell in cells if cell.values is not None]
     best = {
-        k: _best([cell["values"].get(k) for cell in scored], k) if len(scored) > 1 else None
+        k: _best([cell.values.get(k) for cell in scored if cell.values], k)
+        if len(scored) > 1
+        else None
         for k in keys
     }
     rows = ["<table>", _header(keys).replace("<th>system</th>", "<th>audio</th>")]
     for cell in cells:
-        name = html.escape(cell["name"])
-        if cell["audio"] is None:
+        name = html.escape(cell.name)
+        if cell.audio is None:
             media = f'<span class="missing">missing: no {name} audio for this clip</span>'
         else:
-            media = (
-                f'<audio controls preload="metadata" src="{link(cell["audio"])}"></audio>'
-                + (
-                    f'<img class="spectrogram" src="{link(cell["png"])}" alt="log-mel of the '
-                    f'recording, of {name} and their difference">'
-                    if cell["png"] is not None
-                    else ""
-                )
+            media = f'<audio controls preload="metadata" src="{link(cell.audio)}"></audio>'
+        if cell.png is not None:
+            media += (
+                f'<img class="spectrogram" src="{link(cell.png)}" alt="log-mel of the recording, '
+                f'of {name} and their difference">'
             )
-        values = cell["values"]
-        if cell["name"] == RECORDING:
-            metrics = f'<td colspan="{len(keys)}" class="note">the reference</td>' if keys else ""
-        elif values is None:
-            note = "not evaluated" if cell["audio"] is not None else "missing"
-            metrics = f'<td colspan="{len(keys)}" class="missing">{note}</td>' if keys else ""
+        if not keys:
+            metrics = ""
+        elif cell.name == RECORDING:
+            metrics = f'<td colspan="{len(keys)}" class="note">the reference</td>'
+        elif cell.values is None:
+            note = "not evaluated" if cell.audio is not None else "missing"
+            metrics = f'<td colspan="{len(keys)}" class="missing">{note}</td>'
         else:
+            values = cell.values
             metrics = "".join(
                 _value_cell(values.get(k), best[k], f"{values.get(k, math.nan):.4f}")
                 for k in keys

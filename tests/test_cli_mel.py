@@ -12,8 +12,8 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.io import load_audio
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.io import load_audio
 from waveflow.cli import main
 
 

@@ -11,7 +11,12 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram, check_log_mel, looks_like_log_mel
+from waveflow.audio.data.features import (
+    MelConfig,
+    MelSpectrogram,
+    check_log_mel,
+    looks_like_log_mel,
+)
 from waveflow.errors import WaveflowError
 
 

@@ -9,7 +9,7 @@ import nvidia_layout as nl
 import pytest
 import torch
 
-from waveflow.audio.nvidia import load_nvidia_waveglow
+from waveflow.audio.formats.nvidia import load_nvidia_waveglow
 from waveflow.checkpoint import load_checkpoint, load_model
 from waveflow.cli import main
 from waveflow.config import to_dict

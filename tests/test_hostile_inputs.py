@@ -27,9 +27,9 @@ import torch
 from vocoder_files import log_mel, native_checkpoint
 
 import waveflow.atomic as atomic
-from waveflow.audio.data import AudioSegmentDataset
-from waveflow.audio.features import MelConfig
-from waveflow.audio.io import load_audio
+from waveflow.audio.data.corpus import AudioSegmentDataset
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.data.io import load_audio
 from waveflow.checkpoint import load_model
 from waveflow.cli import main
 from waveflow.config import from_dict
@@ -293,7 +293,7 @@ def test_a_fifo_neither_blocks_nor_stops_the_other_files(files: Path, tmp_path: 
 def test_a_checkpoint_asking_for_a_huge_model_is_refused_before_building(
     files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from waveflow.audio.task import WaveGlowTask
+    from waveflow.audio.tasks.vocoder import WaveGlowTask
 
     def never(self, cfg):
         raise AssertionError("the model was built before its size was checked")

@@ -14,9 +14,9 @@ import yaml
 from toy_task import ToyLossConfig, ToyTask
 
 from waveflow import task as registry
-from waveflow.audio.distill import DistillLossConfig
 from waveflow.audio.recipe_summary import training_front_end_and_sigma
-from waveflow.audio.task import VocoderLossConfig
+from waveflow.audio.tasks.distill import DistillLossConfig
+from waveflow.audio.tasks.vocoder import VocoderLossConfig
 from waveflow.checkpoint import load_model
 from waveflow.config import to_dict
 from waveflow.errors import WaveflowError

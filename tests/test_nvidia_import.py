@@ -11,7 +11,7 @@ import nvidia_layout as nl
 import pytest
 import torch
 
-from waveflow.audio.nvidia import load_nvidia_waveglow
+from waveflow.audio.formats.nvidia import load_nvidia_waveglow
 from waveflow.cli import main
 from waveflow.errors import WaveflowError
 

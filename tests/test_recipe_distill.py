@@ -14,10 +14,10 @@ import soundfile
 import torch
 from torch import nn
 
+from waveflow.audio.data.features import MelConfig
 from waveflow.audio.distill_report import format_report
-from waveflow.audio.features import MelConfig
-from waveflow.audio.task import VocoderDataConfig
-from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig
+from waveflow.audio.models.waveglow import WaveGlow, WaveGlowConfig
+from waveflow.audio.tasks.vocoder import VocoderDataConfig
 from waveflow.config import to_dict
 from waveflow.train.config import load_config
 

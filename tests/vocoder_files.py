@@ -7,7 +7,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.train.checkpoint import save_checkpoint
 
 

@@ -170,9 +170,9 @@ def check_same_config(
 
 
 TASKS: dict[str, str | type[Task]] = {
-    "waveglow": "waveflow.audio.task:WaveGlowTask",
+    "waveglow": "waveflow.audio.tasks.vocoder:WaveGlowTask",
     "glow": "waveflow.image.task:GlowTask",
-    "distill": "waveflow.audio.distill:DistillTask",
+    "distill": "waveflow.audio.tasks.distill:DistillTask",
     "nice": "waveflow.image.flow_tasks:NICETask",
     "realnvp": "waveflow.image.flow_tasks:RealNVPTask",
     "toy2d": "waveflow.toy.task:Toy2DTask",

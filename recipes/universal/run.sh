@@ -15,7 +15,7 @@
 #      (EXP_ROOT/no_<H>/eval/table.md and table.json)
 #   3  train the shipped model on all five languages (EXP_ROOT/all; resumes)
 #   4  evaluate it the same way (EXP_ROOT/all/eval/table.md)
-#   5  package EXP_ROOT/all/best.pt (or --package-checkpoint) as waveflow/audio/weights/
+#   5  package EXP_ROOT/all/best.pt (or --package-checkpoint) as waveflow/audio/formats/weights/
 #      universal.pt + universal.sha256 (stripped, fp16 when harmless, <= 25 MB)
 # The `waveflow` command of the active environment is used (override with WAVEFLOW=...).
 set -euo pipefail
@@ -45,7 +45,7 @@ metrics=stoi,pesq,mel,mrstft
 rtf_threads=2
 package_checkpoint=""   # stage 5; default: EXP_ROOT/all/best.pt
 package_dtype=auto      # auto: fp16 if it changes the synthesis by less than -30 dB
-weights_dir=${repo_root}/waveflow/audio/weights
+weights_dir=${repo_root}/waveflow/audio/formats/weights
 
 usage() {
     sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'

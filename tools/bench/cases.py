@@ -64,7 +64,7 @@ def _finite(value: torch.Tensor, what: str) -> None:
 
 def synth_case(spec: dict[str, Any]) -> dict[str, Any]:
     """WaveGlow synthesis of ``batch_size`` mels of ``frames`` frames (weight norm removed)."""
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     device = resolve_device(spec["device"])
     torch.manual_seed(0)
@@ -108,13 +108,13 @@ def export_case(spec: dict[str, Any]) -> dict[str, Any]:
     """
     import io
 
-    from waveflow.audio.export import (
+    from waveflow.audio.formats.export import (
         VocoderInference,
         export_onnx,
         export_torchscript,
         onnxruntime_runner,
     )
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     if spec["device"] != "cpu" or spec["dtype"] != "fp32":
         raise ValueError("the export benchmark runs on the CPU in fp32 (--device cpu --dtype fp32)")
@@ -178,7 +178,7 @@ def _onnxruntime_version() -> str:
 
 def train_case(spec: dict[str, Any]) -> dict[str, Any]:
     """One WaveGlow optimizer step (forward NLL, backward, Adam) on random audio and mels."""
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     device = resolve_device(spec["device"])
     torch.manual_seed(0)

@@ -24,8 +24,8 @@ from bench.versus import build_pair, reference_module  # noqa: E402
 def tiny_check(device: torch.device) -> dict[str, float]:
     nl = reference_module()
     reference = nl.make_reference().double().to(device)
-    from waveflow.audio.chunked import minimum_chunk_samples
-    from waveflow.audio.nvidia import waveglow_from_nvidia_state
+    from waveflow.audio.formats.nvidia import waveglow_from_nvidia_state
+    from waveflow.audio.models.chunked import minimum_chunk_samples
 
     state = {k: v.clone() for k, v in reference.state_dict().items()}
     model = waveglow_from_nvidia_state(state, {"hop_length": 8}).double().to(device)

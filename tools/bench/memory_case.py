@@ -2,7 +2,7 @@
 
 Two modes per duration:
 
-* ``stream``: :class:`waveflow.audio.chunked.StreamingSynthesizer` fed ``block_frames`` mel
+* ``stream``: :class:`waveflow.audio.models.chunked.StreamingSynthesizer` fed ``block_frames`` mel
   frames at a time (made on the fly, as a TTS model would) and its audio consumed block by
   block: nothing of size ``O(length)`` exists, so the peak RSS must be flat in the length;
 * ``offline``: ``WaveGlow.infer`` on the whole mel in memory (chunked inside): the peak grows
@@ -26,7 +26,7 @@ from .report import format_table, mib
 
 
 def _model(spec: dict[str, Any]):
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     torch.manual_seed(0)
     return WaveGlow(**spec["model"]).eval().remove_weight_norm()
@@ -34,7 +34,7 @@ def _model(spec: dict[str, Any]):
 
 def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
     """Synthesise ``frames`` frames (``mode`` stream or offline); peak RSS and throughput."""
-    from waveflow.audio.chunked import StreamingSynthesizer
+    from waveflow.audio.models.chunked import StreamingSynthesizer
 
     model = _model(spec)
     n_mel, frames, block = spec["model"]["n_mel_channels"], spec["frames"], spec["block_frames"]

@@ -2,7 +2,7 @@
 
 The reference (``tests/nvidia_layout.py``: NVIDIA's module layout and equations, weight norm as
 NVIDIA uses it, removed for synthesis as NVIDIA's ``inference.py`` does) and waveflow get the
-SAME weights (converted by :func:`waveflow.audio.nvidia.waveglow_from_nvidia_state`); a
+SAME weights (converted by :func:`waveflow.audio.formats.nvidia.waveglow_from_nvidia_state`); a
 sigma-0 synthesis checks that they compute the same function before anything is timed.
 
 Each repeat times every case once, reference and waveflow alternating, so that machine noise
@@ -43,7 +43,7 @@ def reference_module() -> Any:
 
 def build_pair(model: dict[str, Any], device: torch.device) -> tuple[Any, Any]:
     """``(reference, waveflow)`` WaveGlows with the same random weights (non-identity)."""
-    from waveflow.audio.nvidia import waveglow_from_nvidia_state
+    from waveflow.audio.formats.nvidia import waveglow_from_nvidia_state
 
     nl = reference_module()
     torch.manual_seed(0)

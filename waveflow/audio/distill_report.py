@@ -39,10 +39,10 @@ from waveflow.errors import WaveflowError
 
 def distill_report(args: argparse.Namespace) -> dict[str, Any]:
     """Compute the summary described in the module docstring as a JSON-ready dict."""
-    from waveflow.audio.likelihood import held_out_nll
-    from waveflow.audio.student import IAFStudent
-    from waveflow.audio.synthesis import load_vocoder
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.student import IAFStudent
+    from waveflow.audio.models.waveglow import WaveGlow
+    from waveflow.audio.synthesis.batch import load_vocoder
+    from waveflow.audio.tasks.likelihood import held_out_nll
 
     if args.repeats < 1:
         raise WaveflowError(f"--repeats must be >= 1, got {args.repeats}")

@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from waveflow.audio.features import MelConfig
-from waveflow.audio.io import AUDIO_SUFFIXES
-from waveflow.audio.likelihood import held_out_nll
-from waveflow.audio.task import VocoderLossConfig
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.data.io import AUDIO_SUFFIXES
+from waveflow.audio.models.waveglow import WaveGlow
+from waveflow.audio.tasks.likelihood import held_out_nll
+from waveflow.audio.tasks.vocoder import VocoderLossConfig
 from waveflow.errors import WaveflowError
 
 
@@ -129,7 +129,7 @@ def recipe_summary(
     device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
     """Compute the summary described in the module docstring as a JSON-ready dict."""
-    from waveflow.audio.io import load_audio
+    from waveflow.audio.data.io import load_audio
     from waveflow.checkpoint import load_model
     from waveflow.task import get_task
 

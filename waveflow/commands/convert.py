@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from dataclasses import asdict
 
-    from waveflow.audio.nvidia import load_nvidia_waveglow
+    from waveflow.audio.formats.nvidia import load_nvidia_waveglow
     from waveflow.checkpoint import load_checkpoint
     from waveflow.errors import WaveflowError
     from waveflow.inputs import regular_file

@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from waveflow.audio.features import MelConfig, MelSpectrogram
-    from waveflow.audio.io import collect_files, load_audio, save_wav
-    from waveflow.audio.synthesis import (
+    from waveflow.audio.data.features import MelConfig, MelSpectrogram
+    from waveflow.audio.data.io import collect_files, load_audio, save_wav
+    from waveflow.audio.synthesis.batch import (
         DTYPES,
         SynthesisJob,
         SynthesisSettings,
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     for message in errors:
         print(f"waveflow copy-synthesis: error: {message}", file=sys.stderr)
     if model is None:
-        from waveflow.audio.griffin_lim import griffin_lim
+        from waveflow.audio.synthesis.griffin_lim import griffin_lim
 
         failed = 0
         for job in jobs:

@@ -148,11 +148,11 @@ def _run_image(args: argparse.Namespace) -> int:
 
 def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Held-out NLL of the --ref recordings under the --checkpoint vocoder, as summary rows."""
-    from waveflow.audio.chunked import chunk_size
-    from waveflow.audio.io import collect_files
-    from waveflow.audio.likelihood import held_out_nll
-    from waveflow.audio.synthesis import load_vocoder
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.data.io import collect_files
+    from waveflow.audio.models.chunked import chunk_size
+    from waveflow.audio.models.waveglow import WaveGlow
+    from waveflow.audio.synthesis.batch import load_vocoder
+    from waveflow.audio.tasks.likelihood import held_out_nll
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
 
@@ -272,10 +272,10 @@ def write_mel_plots(
     ref_dir: Path, gen_dir: Path, stems: list[str], out_dir: Path, sample_rate: int
 ) -> None:
     """One PNG `out_dir/<stem>.png` per evaluated pair: reference, generated, difference."""
-    from waveflow.audio.features import MelConfig, MelSpectrogram
-    from waveflow.audio.io import load_audio
+    from waveflow.audio.data.features import MelConfig, MelSpectrogram
+    from waveflow.audio.data.io import load_audio
+    from waveflow.audio.data.plots import plot_mel_comparison
     from waveflow.audio.metrics import pair_files
-    from waveflow.audio.plots import plot_mel_comparison
 
     wanted = set(stems)
     front_end = MelSpectrogram(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from waveflow.audio.export import DEFAULT_OPSET, FORMATS, MAX_OPSET, MIN_OPSET
+    from waveflow.audio.formats.export import DEFAULT_OPSET, FORMATS, MAX_OPSET, MIN_OPSET
 
     parser = subparsers.add_parser(
         "export",
@@ -47,15 +47,15 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from waveflow.atomic import atomic_write
-    from waveflow.audio.export import (
+    from waveflow.audio.formats.export import (
         VocoderInference,
         check_options,
         export_onnx,
         export_torchscript,
         metadata,
     )
-    from waveflow.audio.synthesis import load_vocoder
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
+    from waveflow.audio.synthesis.batch import load_vocoder
     from waveflow.errors import WaveflowError
 
     check_options(args.fmt, args.out, args.frames, args.opset)

@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from waveflow.atomic import atomic_path
-    from waveflow.audio.features import MelConfig, MelSpectrogram
-    from waveflow.audio.io import collect_files, load_audio
+    from waveflow.audio.data.features import MelConfig, MelSpectrogram
+    from waveflow.audio.data.io import collect_files, load_audio
     from waveflow.errors import WaveflowError, about
     from waveflow.outputs import check_outputs
 

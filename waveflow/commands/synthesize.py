@@ -2,7 +2,7 @@
 
 Works with native waveflow checkpoints and NVIDIA WaveGlow checkpoints (auto-detected); without
 --checkpoint the default vocoder shipped with waveflow is used (Tacotron2 front end: 22050 Hz,
-hop 256, 80 mels; see waveflow.audio.pretrained). Each
+hop 256, 80 mels; see waveflow.audio.formats.pretrained). Each
 MEL `X.npy` gives `OUT/X.wav` with exactly frames * hop_length samples. A bad mel file prints
 one error line naming it and the others are still synthesised; the exit code is then 1.
 """
@@ -58,8 +58,8 @@ def load_model_or_default(args: argparse.Namespace, command: str) -> tuple:
     The default is announced in one line on stderr; a ``--sample-rate`` other than the default
     vocoder's is refused with both values.
     """
-    from waveflow.audio.pretrained import load_default
-    from waveflow.audio.synthesis import load_vocoder
+    from waveflow.audio.formats.pretrained import load_default
+    from waveflow.audio.synthesis.batch import load_vocoder
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
 
@@ -102,8 +102,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from waveflow.audio.io import collect_files
-    from waveflow.audio.synthesis import (
+    from waveflow.audio.data.io import collect_files
+    from waveflow.audio.synthesis.batch import (
         DTYPES,
         MEL_SUFFIXES,
         SynthesisJob,

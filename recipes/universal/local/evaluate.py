@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def score(refs: list[Path], gen_dir: Path, metrics: list[str]) -> tuple[dict, dict, list[str]]:
     """(per_file, summary, problems) of `gen_dir/<name>` against each reference file."""
-    from waveflow.audio.io import load_audio
+    from waveflow.audio.data.io import load_audio
     from waveflow.audio.metrics import EvaluationWarning, evaluate_pair, summarize
     from waveflow.errors import WaveflowError
 
@@ -129,11 +129,11 @@ def measure_rtf(args: argparse.Namespace, langs: list[str]) -> dict:
     """Real-time factors of WaveGlow and Griffin-Lim on the same test mels, `threads` threads."""
     import torch
 
-    from waveflow.audio.features import MelSpectrogram
-    from waveflow.audio.griffin_lim import griffin_lim
-    from waveflow.audio.io import load_audio
+    from waveflow.audio.data.features import MelSpectrogram
+    from waveflow.audio.data.io import load_audio
     from waveflow.audio.recipe_summary import times_real_time
-    from waveflow.audio.synthesis import load_vocoder
+    from waveflow.audio.synthesis.batch import load_vocoder
+    from waveflow.audio.synthesis.griffin_lim import griffin_lim
 
     torch.set_num_threads(args.threads)
     model, mel_config = load_vocoder(args.checkpoint, torch.device("cpu"))

@@ -1,11 +1,11 @@
 """Last stage of the universal-vocoder recipe: put a trained WaveGlow into the package.
 
-    python local/package.py --checkpoint EXP/best.pt --weights-dir waveflow/audio/weights
+    python local/package.py --checkpoint EXP/best.pt --weights-dir waveflow/audio/formats/weights
                             [--dtype auto|fp16|fp32] [--ref DIR] [--min-snr-db 30]
 
 Writes `WEIGHTS_DIR/universal.pt` (the checkpoint stripped to {task, config: {model, data:
 {mel}}, model}, EMA weights if it has them) and `universal.sha256`, via
-`waveflow.audio.pretrained.package_vocoder`, and refuses a file over 25 MB.
+`waveflow.audio.formats.pretrained.package_vocoder`, and refuses a file over 25 MB.
 
 --dtype auto stores fp16 weights (half the size) only if that does not hurt: the synthesis of
 the first 3 clips of --ref with the fp16-rounded weights, computed in fp32 from the same
@@ -37,10 +37,10 @@ def fp16_snr_db(checkpoint: Path, ref: Path, sigma: float) -> float:
     weights over the first 3 clips of `ref` (same latents)."""
     import torch
 
-    from waveflow.audio.features import MelSpectrogram
-    from waveflow.audio.io import collect_files, load_audio
-    from waveflow.audio.pretrained import stripped_vocoder
-    from waveflow.audio.synthesis import vocoder_from_checkpoint
+    from waveflow.audio.data.features import MelSpectrogram
+    from waveflow.audio.data.io import collect_files, load_audio
+    from waveflow.audio.formats.pretrained import stripped_vocoder
+    from waveflow.audio.synthesis.batch import vocoder_from_checkpoint
     from waveflow.checkpoint import load_checkpoint
     from waveflow.errors import WaveflowError
 
@@ -64,7 +64,7 @@ def fp16_snr_db(checkpoint: Path, ref: Path, sigma: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from waveflow.audio.pretrained import MAX_BYTES, package_vocoder
+    from waveflow.audio.formats.pretrained import MAX_BYTES, package_vocoder
     from waveflow.errors import WaveflowError
 
     args = parse_args(argv)

@@ -12,7 +12,7 @@ Input: the G.722 prompts of `asterisk-core-sounds-<lang>-g722` (16 kHz, 64 kbit/
 
 Each prompt is decoded with PyAV, trimmed to its speech (librosa.effects.trim, 40 dB below
 the peak, keeping 100 ms of margin), resampled 16000 -> 22050 Hz (torchaudio's sinc
-resampler, as `waveflow.audio.io.load_audio`), peak-normalised to 0.9 and written as 16-bit
+resampler, as `waveflow.audio.data.io.load_audio`), peak-normalised to 0.9 and written as 16-bit
 `DB/wavs/<lang>_<prompt>.wav` (prompt path with `/` as `-`, e.g. `en_digits-7`). Non-speech
 prompts (the `silence/` folder, beeps and tones) are left out. Existing WAVs are kept, so a
 re-run only decodes what is missing (use --force to redo all).
@@ -174,7 +174,7 @@ def prepare_language(args: argparse.Namespace, lang: str) -> tuple[list[Clip], i
     or is silent (ru/is.g722 is an empty file in the package) is reported and left out."""
     import soundfile
 
-    from waveflow.audio.io import save_wav
+    from waveflow.audio.data.io import save_wav
     from waveflow.errors import WaveflowError
 
     folder = language_dir(args.sounds_root, lang)

@@ -1,6 +1,6 @@
 """Griffin-Lim baseline vocoder: log-mel spectrogram -> waveform, no training needed.
 
-The log-mel must come from `waveflow.audio.features.MelSpectrogram` with the same `MelConfig`.
+The log-mel must come from `waveflow.audio.data.features.MelSpectrogram` with the same `MelConfig`.
 Inversion: exp (undo the natural log; floored bins stay at `log_floor`), non-negative least
 squares through the same librosa Slaney mel filterbank (mel -> linear STFT magnitude), then
 torchaudio's Griffin-Lim phase reconstruction (power 1, momentum 0.99) with the front end's
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
 from waveflow.errors import WaveflowError
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from waveflow.audio.features import MelConfig
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.models.waveglow import WaveGlow
 
 
 @torch.no_grad()
@@ -31,7 +31,7 @@ def held_out_nll(
     Unusable files are skipped with one warning (see ``AudioSegmentDataset``).
 
     Files are read one at a time and scored in exact chunks of ``chunk_samples`` (see
-    :func:`waveflow.audio.chunked.log_prob`), so memory does not grow with their length or
+    :func:`waveflow.audio.models.chunked.log_prob`), so memory does not grow with their length or
     number.
 
     ``mismatched=True`` scores each utterance with the mel of the next one (cycled along time
@@ -39,8 +39,8 @@ def held_out_nll(
     conditioning (a vocoder that ignores the mel scores both the same).
     Returns ``{"bits_per_sample", "nats_per_sample", "files", "samples"}``.
     """
-    from waveflow.audio.chunked import chunk_size, log_prob
-    from waveflow.audio.data import AudioSegmentDataset
+    from waveflow.audio.data.corpus import AudioSegmentDataset
+    from waveflow.audio.models.chunked import chunk_size, log_prob
 
     chunk_samples = chunk_size(model, chunk_samples)
     dataset = AudioSegmentDataset(files, mel_config, segment_length=None, train=False)
@@ -86,7 +86,7 @@ def _cycled(mel: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 def _read_mel_of(audio_file: Path, mel_dir: Path, n_mel_channels: int) -> torch.Tensor:
-    from waveflow.audio.synthesis import read_mel
+    from waveflow.audio.synthesis.batch import read_mel
     from waveflow.errors import WaveflowError
 
     for suffix in (".npy", ".pt"):

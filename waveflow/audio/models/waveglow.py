@@ -20,14 +20,14 @@ The model is COMPOSED from :mod:`waveflow.bijectors`; nothing here re-implements
 
 The mel ``[B, n_mel, F]`` becomes the grouped conditioning ``[B, cond_channels, T / n_group]``
 given to every coupling network through one of the conditioners of
-:mod:`waveflow.audio.conditioning`: NVIDIA's ``upsampler: transposed`` (a
+:mod:`waveflow.audio.models.conditioning`: NVIDIA's ``upsampler: transposed`` (a
 ``ConvTranspose1d(n_mel, n_mel, upsample_kernel, stride=hop_length)`` to the sample rate,
 trimmed to the audio length, ``F * hop`` at inference, and grouped: ``n_mel * n_group``
 channels) or ``upsampler: interpolate`` (mel interpolated to the column rate plus a 3-tap conv:
 ``n_mel`` channels; with ``n_group = hop_length`` the columns are the mel frames).
 
 Every option's default is NVIDIA's model, whose checkpoints import exactly
-(:mod:`waveflow.audio.nvidia`).
+(:mod:`waveflow.audio.formats.nvidia`).
 
 Likelihood. NVIDIA trains on ``loss = (sum z^2 / (2 sigma^2) - sum log_s - sum log|det W|) /
 (B T)``, which omits the Gaussian normaliser. The exact negative log-likelihood in nats per
@@ -46,9 +46,9 @@ from typing import Any, Literal, get_args
 import torch
 from torch import Tensor, nn
 
-from waveflow.audio.conditioning import InterpolatingUpsampler, TransposedUpsampler
-from waveflow.audio.prior_net import PriorNet
-from waveflow.audio.wavenet import WaveNet, autocast_nets, low_precision, remove_weight_norm
+from waveflow.audio.models.conditioning import InterpolatingUpsampler, TransposedUpsampler
+from waveflow.audio.models.prior_net import PriorNet
+from waveflow.audio.models.wavenet import WaveNet, autocast_nets, low_precision, remove_weight_norm
 from waveflow.bijectors import (
     ActNorm,
     AffineCoupling,
@@ -496,11 +496,11 @@ class WaveGlow(nn.Module):
         The result has the model's parameter dtype.
 
         Long mels are synthesised in exact chunks of ``chunk_samples`` (a multiple of the hop;
-        default :func:`waveflow.audio.chunked.default_chunk_samples`) with enough context for
+        default :func:`waveflow.audio.models.chunked.default_chunk_samples`) with enough context for
         the receptive field, so memory does not grow with the length; see
-        :mod:`waveflow.audio.chunked`.
+        :mod:`waveflow.audio.models.chunked`.
         """
-        from waveflow.audio.chunked import synthesize
+        from waveflow.audio.models.chunked import synthesize
 
         self.check_mel(mel)
         return synthesize(

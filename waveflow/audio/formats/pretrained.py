@@ -1,6 +1,6 @@
 """The default vocoder shipped inside the package, used when no checkpoint is given.
 
-Package data (``waveflow/audio/weights/``, installed by ``pip install`` through
+Package data (``waveflow/audio/formats/weights/``, installed by ``pip install`` through
 ``[tool.setuptools.package-data]``):
 
 - ``universal.pt``: a native WaveGlow checkpoint stripped to ``{task, config: {model, data},
@@ -26,9 +26,9 @@ from typing import Any
 import torch
 
 from waveflow.atomic import atomic_write, atomic_write_text
-from waveflow.audio.features import MelConfig
-from waveflow.audio.synthesis import vocoder_from_checkpoint
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.models.waveglow import WaveGlow
+from waveflow.audio.synthesis.batch import vocoder_from_checkpoint
 from waveflow.checkpoint import load_checkpoint
 from waveflow.errors import WaveflowError
 

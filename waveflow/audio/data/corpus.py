@@ -22,8 +22,8 @@ import soundfile
 import torch
 
 from waveflow.atomic import atomic_path
-from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.io import AUDIO_SUFFIXES, load_audio
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.io import AUDIO_SUFFIXES, load_audio
 from waveflow.errors import WaveflowError
 from waveflow.inputs import describe_non_regular
 

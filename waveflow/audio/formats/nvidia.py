@@ -1,4 +1,4 @@
-"""Import NVIDIA WaveGlow checkpoints into :class:`waveflow.audio.waveglow.WaveGlow`.
+"""Import NVIDIA WaveGlow checkpoints into :class:`waveflow.audio.models.waveglow.WaveGlow`.
 
 Supported layouts (all auto-detected):
 
@@ -12,7 +12,7 @@ Supported layouts (all auto-detected):
   with per-layer ``cond_layers.i`` and ``res_skip_layers.i``.
 * zip (torch >= 1.6) and legacy (older) serialisations alike.
 
-Files are read with :mod:`waveflow.audio.safe_unpickle`: NVIDIA's classes become inert
+Files are read with :mod:`waveflow.audio.formats.safe_unpickle`: NVIDIA's classes become inert
 stand-ins and any other global is refused, so no code from the file runs and NVIDIA's code is
 not needed. Hyper-parameters are inferred from tensor shapes (hop length from the pickled
 upsampler's stride when present, else 256) and checked for consistency; every problem is one
@@ -32,8 +32,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from waveflow.audio import safe_unpickle
-from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig
+from waveflow.audio.formats import safe_unpickle
+from waveflow.audio.models.waveglow import WaveGlow, WaveGlowConfig
 from waveflow.checkpoint import describe_load_error
 from waveflow.errors import WaveflowError
 from waveflow.inputs import regular_file

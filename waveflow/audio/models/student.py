@@ -2,9 +2,9 @@
 
 The audio ``[B, T]`` is viewed as ``[B, 1, T]``; the flow is ``Chain`` of ``n_flows``
 :class:`~waveflow.bijectors.AutoregressiveAffine` layers, each with a causal
-:class:`~waveflow.audio.wavenet.WaveNet` (``causal=True``) conditioned on the mel upsampled to
-one frame per audio sample by WaveGlow's
-:class:`~waveflow.audio.conditioning.TransposedUpsampler` (groups of 1 sample)
+:class:`~waveflow.audio.models.wavenet.WaveNet` (``causal=True``) conditioned on the mel
+upsampled to one frame per audio sample by WaveGlow's
+:class:`~waveflow.audio.models.conditioning.TransposedUpsampler` (groups of 1 sample)
 (``[B, n_mel, T]``). The base is ``N(0, sigma^2)``.
 
 * ``model(z, mel, reverse=True) -> (audio, logdet)``: SAMPLING, one parallel pass per flow
@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from waveflow.audio.conditioning import TransposedUpsampler
-from waveflow.audio.waveglow import check_audio, check_mel
-from waveflow.audio.wavenet import WaveNet, autocast_nets, low_precision, remove_weight_norm
+from waveflow.audio.models.conditioning import TransposedUpsampler
+from waveflow.audio.models.waveglow import check_audio, check_mel
+from waveflow.audio.models.wavenet import WaveNet, autocast_nets, low_precision, remove_weight_norm
 from waveflow.bijectors import AutoregressiveAffine, Chain, Flow
 from waveflow.errors import WaveflowError
 

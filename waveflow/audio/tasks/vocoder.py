@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from waveflow.audio.features import MelConfig
-from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig, likelihood_metrics
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.models.waveglow import WaveGlow, WaveGlowConfig, likelihood_metrics
 from waveflow.errors import WaveflowError
 from waveflow.task import Task
 
@@ -38,7 +38,7 @@ class VocoderDataConfig:
 
     The split is ``split_ljspeech(n_valid, n_test, split_seed)`` unless ``train_files`` and
     ``valid_files`` (Tacotron2-style file lists or one id per line) are given. ``mel`` is the
-    front end, a :class:`~waveflow.audio.features.MelConfig` (Tacotron2 defaults; YAML
+    front end, a :class:`~waveflow.audio.data.features.MelConfig` (Tacotron2 defaults; YAML
     ``data: {mel: {n_fft: 1024, ...}}``).
     ``segment_length`` must be a multiple of ``n_group`` (the published 16000 with hop 256: the
     crop's mel covers slightly more and the model trims it).
@@ -92,7 +92,7 @@ class WaveGlowTask(Task):
     def build_datasets(
         self, data_cfg: VocoderDataConfig, model_cfg: WaveGlowConfig
     ) -> tuple[Dataset, Dataset]:
-        from waveflow.audio.data import (
+        from waveflow.audio.data.corpus import (
             AudioSegmentDataset,
             read_file_list,
             read_ljspeech_metadata,
@@ -146,13 +146,13 @@ class WaveGlowTask(Task):
 
     def load_weights(self, model: torch.nn.Module, model_cfg: WaveGlowConfig, path: str) -> None:
         """`train.init_from`: a native waveglow checkpoint, or one of NVIDIA's published files
-        (any layout that ``waveflow.audio.nvidia.load_nvidia_waveglow`` reads).
+        (any layout that ``waveflow.audio.formats.nvidia.load_nvidia_waveglow`` reads).
 
         Either must match the configured model in every parameter shape; a native file also in
         every config field, an NVIDIA file (whose config is inferred from shapes) in the fields
         that no shape shows: ``NVIDIA_UNSEEN_FIELDS``.
         """
-        from waveflow.audio.nvidia import load_nvidia_waveglow
+        from waveflow.audio.formats.nvidia import load_nvidia_waveglow
         from waveflow.checkpoint import check_state_fits, load_checkpoint, load_state
         from waveflow.task import check_same_config, load_native_weights
 
@@ -184,7 +184,7 @@ class WaveGlowTask(Task):
 
     def log_media(self, model: torch.nn.Module, writer: Any, step: int, valid_set: Dataset) -> None:
         """Two fixed validation clips at sigma 0.6: audio (real, generated) and mel images."""
-        from waveflow.audio.features import MelSpectrogram
+        from waveflow.audio.data.features import MelSpectrogram
 
         front_end = getattr(valid_set, "mel", None) or MelSpectrogram(MelConfig())
         rate = front_end.config.sample_rate

@@ -3,7 +3,7 @@
 * :func:`load_vocoder`: a native waveflow checkpoint (``task: waveglow``, or ``task: distill``
   for an IAF student) or an NVIDIA one (auto-detected) -> ``(model in eval mode, the mel front
   end it expects)``; the default vocoder shipped in the package is
-  :func:`waveflow.audio.pretrained.load_default`.
+  :func:`waveflow.audio.formats.pretrained.load_default`.
 * :func:`read_mel`: a ``.npy``/``.pt`` file holding ``[n_mels, F]`` (Tacotron2 layout) or
   ``[1, n_mels, F]`` -> float32 ``[n_mels, F]``, with one-line errors.
 * :func:`synthesize_to_files`: batches of mels -> 16-bit WAVs of ``F * hop_length`` samples
@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from waveflow.audio.features import MelConfig, check_log_mel
-from waveflow.audio.student import IAFStudent
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.data.features import MelConfig, check_log_mel
+from waveflow.audio.models.student import IAFStudent
+from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 from waveflow.reporting import is_out_of_memory
 
@@ -41,11 +41,11 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Vo
     """Load a vocoder checkpoint; returns ``(model in eval mode, mel front end)``.
 
     Native checkpoints of ``task: waveglow`` (WaveGlow) and ``task: distill`` (an IAF student,
-    :class:`~waveflow.audio.student.IAFStudent`) bring the mel settings they were trained with
-    (their ``data:`` section); an NVIDIA WaveGlow checkpoint (auto-detected) gets the Tacotron2
+    :class:`~waveflow.audio.models.student.IAFStudent`) bring the mel settings they were trained
+    with (their ``data:`` section); an NVIDIA WaveGlow checkpoint (auto-detected) gets the Tacotron2
     defaults with the model's hop and mel channel count.
     """
-    from waveflow.audio.nvidia import load_nvidia_waveglow
+    from waveflow.audio.formats.nvidia import load_nvidia_waveglow
     from waveflow.checkpoint import load_checkpoint
     from waveflow.inputs import regular_file
 
@@ -168,8 +168,8 @@ def synthesize_to_files(
     """
     from tqdm import tqdm
 
-    from waveflow.audio.denoiser import Denoiser
-    from waveflow.audio.io import save_wav
+    from waveflow.audio.data.io import save_wav
+    from waveflow.audio.models.denoiser import Denoiser
 
     if settings.batch_size < 1:
         raise WaveflowError(f"--batch-size must be >= 1, got {settings.batch_size}")
@@ -213,10 +213,10 @@ def synthesize_to_files(
 def synthesis_chunk(model: Vocoder, chunk_samples: int | None) -> int | None:
     """The chunk size of ``--chunk-samples`` for ``model`` (checked; None: the default).
 
-    WaveGlow synthesises long mels in exact chunks (:mod:`waveflow.audio.chunked`); an IAF
+    WaveGlow synthesises long mels in exact chunks (:mod:`waveflow.audio.models.chunked`); an IAF
     student is synthesised whole, so asking it for chunks is a one-line WaveflowError.
     """
-    from waveflow.audio.chunked import chunk_size
+    from waveflow.audio.models.chunked import chunk_size
 
     if isinstance(model, WaveGlow):
         return chunk_size(model, chunk_samples)

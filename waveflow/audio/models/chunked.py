@@ -39,12 +39,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from waveflow.audio.prior_net import PriorNet
+from waveflow.audio.models.prior_net import PriorNet
 from waveflow.bijectors import AffineCoupling
 from waveflow.errors import WaveflowError
 
 if TYPE_CHECKING:
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
 DEFAULT_CHUNK_FRAMES = 2048
 LATENT_BLOCK_FRAMES = 32

@@ -25,7 +25,7 @@ Per batch of real crops ``(audio [B, L], mel [B, M, F])``, as in Parallel WaveNe
 The teacher (a native ``task: waveglow`` checkpoint or an NVIDIA one) must have been trained on
 the same mel front end as ``data.mel``; any difference is a one-line error naming the option.
 The checkpoint of the student is an ordinary ``task: distill`` checkpoint: ``waveflow
-synthesize --checkpoint`` loads it through :func:`~waveflow.audio.synthesis.load_vocoder`.
+synthesize --checkpoint`` loads it through :func:`~waveflow.audio.synthesis.batch.load_vocoder`.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from waveflow.audio.features import MelConfig
-from waveflow.audio.student import IAFStudent, IAFStudentConfig
-from waveflow.audio.task import VocoderDataConfig, VocoderLossConfig, WaveGlowTask
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.models.student import IAFStudent, IAFStudentConfig
+from waveflow.audio.models.waveglow import WaveGlow
+from waveflow.audio.tasks.vocoder import VocoderDataConfig, VocoderLossConfig, WaveGlowTask
 from waveflow.bijectors import Gaussian
 from waveflow.errors import WaveflowError
 
@@ -77,7 +77,7 @@ class DistillLossConfig(VocoderLossConfig):
 
 def load_teacher(data_cfg: DistillDataConfig) -> WaveGlow:
     """The frozen teacher in eval mode (weight norm folded) after checking its front end."""
-    from waveflow.audio.synthesis import load_vocoder
+    from waveflow.audio.synthesis.batch import load_vocoder
 
     path = Path(data_cfg.teacher)
     if not data_cfg.teacher:

@@ -33,8 +33,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from waveflow.audio.waveglow import WaveGlow
-from waveflow.audio.wavenet import remove_weight_norm, weight_normed_modules
+from waveflow.audio.models.waveglow import WaveGlow
+from waveflow.audio.models.wavenet import remove_weight_norm, weight_normed_modules
 from waveflow.bijectors import InvertibleConv1x1
 from waveflow.errors import WaveflowError
 

@@ -1,0 +1,3 @@
+"""Audio data: file I/O (`io`), Tacotron2-compatible log-mel features (`features`),
+LJSpeech-layout corpora with WaveGlow training crops (`corpus`) and spectrogram plots
+(`plots`)."""

@@ -14,9 +14,9 @@ import sys
 from dataclasses import asdict
 
 import numpy as np
-import nvidia_layout as nl
 import pytest
 import torch
+from reference import nvidia_maths as nl
 
 from waveflow.audio.formats.export import VocoderInference, export_onnx, export_torchscript
 from waveflow.audio.models import chunked

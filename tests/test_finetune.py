@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nvidia_layout as nl
 import pytest
 import torch
+from reference import nvidia_maths as nl
 
 from waveflow.audio.formats.nvidia import load_nvidia_waveglow
 from waveflow.checkpoint import load_checkpoint, load_model

@@ -20,10 +20,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import nvidia_layout as nl
 import pytest
 import soundfile
 import torch
+from reference import nvidia_maths as nl
 from vocoder_files import log_mel, native_checkpoint
 
 import waveflow.atomic as atomic
@@ -674,7 +674,7 @@ def test_warnings_are_one_line_without_a_source_line(files: Path, tmp_path: Path
 
 @pytest.fixture
 def toy(monkeypatch: pytest.MonkeyPatch):
-    from toy_task import ToyTask, toy_config
+    from engine_stand_in import ToyTask, toy_config
 
     from waveflow import task as registry
 

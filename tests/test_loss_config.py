@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from toy_task import ToyLossConfig, ToyTask
+from engine_stand_in import ToyLossConfig, ToyTask
+from recipe_summary import training_front_end_and_sigma
 
 from waveflow import task as registry
-from waveflow.audio.recipe_summary import training_front_end_and_sigma
 from waveflow.audio.tasks.distill import DistillLossConfig
 from waveflow.audio.tasks.vocoder import VocoderLossConfig
 from waveflow.checkpoint import load_model

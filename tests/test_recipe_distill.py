@@ -12,10 +12,10 @@ from pathlib import Path
 
 import soundfile
 import torch
+from distill_report import format_report
 from torch import nn
 
 from waveflow.audio.data.features import MelConfig
-from waveflow.audio.distill_report import format_report
 from waveflow.audio.models.waveglow import WaveGlow, WaveGlowConfig
 from waveflow.audio.tasks.vocoder import VocoderDataConfig
 from waveflow.config import to_dict

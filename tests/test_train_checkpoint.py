@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy_task import ToyFlow, ToyTask
+from engine_stand_in import ToyFlow, ToyTask
 
 from waveflow import atomic
 from waveflow import task as registry

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy_task import ToyDataConfig, ToyFlow, ToyLossConfig, ToyModelConfig, ToyTask, toy_config
+from engine_stand_in import (
+    ToyDataConfig,
+    ToyFlow,
+    ToyLossConfig,
+    ToyModelConfig,
+    ToyTask,
+    toy_config,
+)
 
 from waveflow import task as registry
 from waveflow.checkpoint import load_checkpoint, load_model

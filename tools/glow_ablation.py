@@ -8,7 +8,7 @@ Usage::
 
 writes ``OUT.json`` (config, machine, every curve), ``OUT.md`` (the table and the comparison
 with the paper's ordering) and the PNG. The implementation is
-:mod:`waveflow.image.ablation` (Python API: ``run_ablation(AblationConfig(...))``).
+:mod:`ablation.glow_runner` (Python API: ``run_ablation(AblationConfig(...))``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
+from ablation.glow_report import markdown_table, plot_curves  # noqa: E402
+from ablation.glow_runner import COUPLINGS, PERMUTATIONS, AblationConfig, run_ablation  # noqa: E402
 from bench.machine import machine_info  # noqa: E402
 
 from waveflow.errors import WaveflowError  # noqa: E402
-from waveflow.image.ablation import COUPLINGS, PERMUTATIONS, AblationConfig, run_ablation  # noqa: E402
-from waveflow.image.ablation_report import markdown_table, plot_curves  # noqa: E402
 
 SNAPSHOT_EVERY_S = 60.0  # wall seconds between writes of a partial result
 

@@ -127,11 +127,12 @@ def _better(key: str, value: float, reference: float) -> bool:
 
 def measure_rtf(args: argparse.Namespace, langs: list[str]) -> dict:
     """Real-time factors of WaveGlow and Griffin-Lim on the same test mels, `threads` threads."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ljspeech" / "local"))
     import torch
+    from recipe_summary import times_real_time  # the LJSpeech recipe's speed measurement
 
     from waveflow.audio.data.features import MelSpectrogram
     from waveflow.audio.data.io import load_audio
-    from waveflow.audio.recipe_summary import times_real_time
     from waveflow.audio.synthesis.batch import load_vocoder
     from waveflow.audio.synthesis.griffin_lim import griffin_lim
 

@@ -1,6 +1,7 @@
-"""A toy flow task for the training-engine tests (its checks are in test_train_toy_task.py).
+"""The engine's stand-in task: a tiny flow for the training-engine tests (checked in
+test_engine_stand_in.py).
 
-Plug-in name in configs: "toy_task:ToyTask" (tests/ is on the path). `ToyTask` fits a tiny
+Plug-in name in configs: "engine_stand_in:ToyTask" (tests/ is on the path). `ToyTask` fits a tiny
 normalizing flow (ActNorm-like affine with data-dependent init, then one affine coupling layer)
 to Gaussian vectors. It exercises what the engine must support: lazy data-dependent init, random
 noise inside `loss` (dequantization-like, `loss.noise`), datasets with `set_epoch`, and NaN

@@ -1,13 +1,13 @@
 """The ablation's outputs: a markdown table, the check against the paper's ordering, one PNG.
 
-Input is the dict returned by :func:`waveflow.image.ablation.run_ablation`.
+Input is the dict returned by :func:`ablation.glow_runner.run_ablation`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from waveflow.image.ablation import PERMUTATIONS
+from ablation.glow_runner import PERMUTATIONS
 
 PAPER_ORDER = ("conv1x1", "shuffle", "reverse")  # Glow, Figure 3: best (lowest NLL) first
 FRACTIONS = (0.25, 0.5, 1.0)

@@ -1,6 +1,6 @@
 """The distillation recipe's summary: student vs teacher speed and objective metrics.
 
-    python -m waveflow.audio.distill_report --teacher CKPT --student CKPT --ref DIR --mels DIR
+    python local/distill_report.py --teacher CKPT --student CKPT --ref DIR --mels DIR
                                             --teacher-gen DIR --student-gen DIR
                                             [--sigma 0.6] [--repeats 3] [--device cpu]
                                             [--json OUT]
@@ -20,7 +20,6 @@ synthesis: the distillation's cross-entropy, on whole held-out clips.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from waveflow.audio.recipe_summary import (
+from waveflow.errors import WaveflowError
+
+# The LJSpeech recipe's summary helpers (this recipe's teacher is that recipe's model).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ljspeech" / "local"))
+from recipe_summary import (  # noqa: E402
     mel_distance,
     paired_test_files,
     times_real_time,
     write_summary_json,
 )
-from waveflow.errors import WaveflowError
 
 
 def distill_report(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,7 +130,7 @@ def format_report(summary: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m waveflow.audio.distill_report", description=__doc__.split("\n\n")[0]
+        prog="distill_report.py", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--teacher", type=Path, required=True, help="WaveGlow checkpoint")
     parser.add_argument("--student", type=Path, required=True, help="task: distill checkpoint")
@@ -143,19 +145,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        summary = distill_report(args)
-        if args.json is not None:
-            write_summary_json(summary, args.json)
-    except (ValueError, OSError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"distill report: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+def report(args: argparse.Namespace) -> int:
+    summary = distill_report(args)
+    if args.json is not None:
+        write_summary_json(summary, args.json)
     print(format_report(summary))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from waveflow.reporting import run_reporting_errors
+
+    args = parse_args(argv)
+    return run_reporting_errors("distill_report.py", lambda: report(args))
 
 
 if __name__ == "__main__":

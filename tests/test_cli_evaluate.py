@@ -11,7 +11,7 @@ import torch
 from waveflow.audio.data.io import load_audio, save_wav
 from waveflow.audio.data.plots import plot_mel_comparison
 from waveflow.cli import main
-from waveflow.commands.evaluate import format_table
+from waveflow.cli.commands.evaluate import format_table
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "demo-ljspeech" / "wavs"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -127,7 +127,7 @@ def _tiny_vocoder_checkpoint(path: Path):
     from dataclasses import asdict
 
     from waveflow.audio.models.waveglow import WaveGlow
-    from waveflow.train.checkpoint import save_checkpoint
+    from waveflow.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = WaveGlow(

@@ -26,7 +26,7 @@ from waveflow.audio.tasks.distill import (
 )
 from waveflow.audio.tasks.vocoder import VocoderDataConfig, VocoderLossConfig, WaveGlowTask
 from waveflow.cli import main
-from waveflow.config import to_dict
+from waveflow.dataclass_dict import to_dict
 from waveflow.errors import WaveflowError
 from waveflow.task import get_task
 from waveflow.train.config import parse_config

@@ -23,9 +23,9 @@ from waveflow.audio.models import chunked
 from waveflow.audio.models.prior_net import PriorNet
 from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.audio.models.wavenet import weight_normed_modules
+from waveflow.checkpoint import save_checkpoint
 from waveflow.cli import main
 from waveflow.errors import WaveflowError
-from waveflow.train.checkpoint import save_checkpoint
 
 # Tiny models with the published layout (early outputs, NVIDIA's WN) and its variants.
 CONFIGS = {

@@ -30,14 +30,13 @@ import waveflow.atomic as atomic
 from waveflow.audio.data.corpus import AudioSegmentDataset
 from waveflow.audio.data.features import MelConfig
 from waveflow.audio.data.io import load_audio
-from waveflow.checkpoint import load_model
+from waveflow.checkpoint import load_model, save_checkpoint
 from waveflow.cli import main
-from waveflow.config import from_dict
+from waveflow.dataclass_dict import from_dict
 from waveflow.errors import WaveflowError
 from waveflow.image.idx import read_idx
 from waveflow.limits import LIMITS
 from waveflow.task import get_task
-from waveflow.train.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 22050
@@ -540,7 +539,7 @@ def _whole_signal_mrstft(ref: np.ndarray, gen: np.ndarray) -> tuple[float, float
 def test_running_out_of_memory_is_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys, error: BaseException
 ) -> None:
-    from waveflow.commands import copy_synthesis
+    from waveflow.cli.commands import copy_synthesis
 
     def allocate(args):
         raise error

@@ -18,7 +18,7 @@ from torch import nn
 from waveflow.audio.data.features import MelConfig
 from waveflow.audio.models.waveglow import WaveGlow, WaveGlowConfig
 from waveflow.audio.tasks.vocoder import VocoderDataConfig
-from waveflow.config import to_dict
+from waveflow.dataclass_dict import to_dict
 from waveflow.train.config import load_config
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "distill"

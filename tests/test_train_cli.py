@@ -9,7 +9,7 @@ import yaml
 
 from waveflow.checkpoint import load_checkpoint
 from waveflow.cli import main
-from waveflow.train.checkpoint import list_checkpoints
+from waveflow.train.rotation import list_checkpoints
 
 TOY_TASK = "engine_stand_in:ToyTask"
 

@@ -18,9 +18,9 @@ from engine_stand_in import (
 
 from waveflow import task as registry
 from waveflow.checkpoint import load_checkpoint, load_model
-from waveflow.train.checkpoint import latest_checkpoint, list_checkpoints
 from waveflow.train.ema import WeightEMA, ema_decay_at
 from waveflow.train.engine import TrainingDiverged, train
+from waveflow.train.rotation import latest_checkpoint, list_checkpoints
 
 
 @pytest.fixture(autouse=True)

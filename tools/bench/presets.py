@@ -34,7 +34,7 @@ RECIPE_PRESETS = {"light": RECIPE_CONF / "light.yaml", "fast": RECIPE_CONF / "fa
 def waveglow_config(name_or_path: str) -> dict[str, Any]:
     """The full WaveGlowConfig (as a dict) of a preset name or a YAML file, validated."""
     from waveflow.audio.models.waveglow import WaveGlowConfig
-    from waveflow.config import from_dict
+    from waveflow.dataclass_dict import from_dict
 
     if name_or_path in WAVEGLOW_PRESETS:
         section: Any = WAVEGLOW_PRESETS[name_or_path]

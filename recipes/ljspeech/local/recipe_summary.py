@@ -110,7 +110,7 @@ def paired_test_files(ref_dir: Path, mel_dir: Path) -> list[tuple[Path, Path]]:
 def training_front_end_and_sigma(config: dict[str, Any]) -> tuple[MelConfig, float]:
     """The mel front end (``data.mel``) and the prior's std (``loss.sigma``, default 1.0) of a
     checkpoint's config; nothing else is read, so older checkpoints (``data.sigma``) load."""
-    from waveflow.config import from_dict
+    from waveflow.dataclass_dict import from_dict
 
     data = config.get("data") or {}
     mel = from_dict(

@@ -29,9 +29,9 @@ from waveflow.audio.models.student import IAFStudent
 from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 from waveflow.reporting import is_out_of_memory
+from waveflow.task import VOCODER_TASKS
 
 MEL_SUFFIXES = (".npy", ".pt")
-VOCODER_TASKS = ("waveglow", "distill")
 Vocoder = WaveGlow | IAFStudent  # anything with infer(mel, sigma, generator, dtype) and .config
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -45,20 +45,15 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Vo
     with (their ``data:`` section); an NVIDIA WaveGlow checkpoint (auto-detected) gets the Tacotron2
     defaults with the model's hop and mel channel count.
     """
-    from waveflow.audio.formats.nvidia import load_nvidia_waveglow
-    from waveflow.checkpoint import load_checkpoint
-    from waveflow.inputs import regular_file
+    from waveflow.audio.formats.vocoder_file import open_vocoder_file
 
-    regular_file(path, "checkpoint")
-    try:
-        ckpt = load_checkpoint(path)
-    except WaveflowError:
-        model = load_nvidia_waveglow(path)
+    opened = open_vocoder_file(path)
+    if isinstance(opened, WaveGlow):  # NVIDIA's
         mel_config = MelConfig(
-            hop_length=model.config.hop_length, n_mels=model.config.n_mel_channels
+            hop_length=opened.config.hop_length, n_mels=opened.config.n_mel_channels
         )
-        return model.to(device).eval(), mel_config
-    return vocoder_from_checkpoint(ckpt, path, device)
+        return opened.to(device).eval(), mel_config
+    return vocoder_from_checkpoint(opened, path, device)
 
 
 def vocoder_from_checkpoint(
@@ -67,7 +62,7 @@ def vocoder_from_checkpoint(
     """``(model in eval mode, mel front end)`` of a native vocoder checkpoint read by
     ``waveflow.checkpoint.load_checkpoint`` (a model of another task is an error)."""
     from waveflow.checkpoint import model_from_checkpoint
-    from waveflow.config import from_dict
+    from waveflow.dataclass_dict import from_dict
 
     if ckpt["task"] not in VOCODER_TASKS:
         raise WaveflowError(

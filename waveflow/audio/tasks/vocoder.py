@@ -144,31 +144,26 @@ class WaveGlowTask(Task):
 
         return dataset(train, True), dataset(valid, False)
 
-    def load_weights(self, model: torch.nn.Module, model_cfg: WaveGlowConfig, path: str) -> None:
-        """`train.init_from`: a native waveglow checkpoint, or one of NVIDIA's published files
+    def load_foreign_weights(
+        self, model: torch.nn.Module, model_cfg: WaveGlowConfig, path: str, error: WaveflowError
+    ) -> None:
+        """`train.init_from` that is not a native checkpoint: one of NVIDIA's published files
         (any layout that ``waveflow.audio.formats.nvidia.load_nvidia_waveglow`` reads).
 
-        Either must match the configured model in every parameter shape; a native file also in
-        every config field, an NVIDIA file (whose config is inferred from shapes) in the fields
-        that no shape shows: ``NVIDIA_UNSEEN_FIELDS``.
+        It must match the configured model in every parameter shape and, as its config is
+        inferred from shapes, in the fields that no shape shows: ``NVIDIA_UNSEEN_FIELDS``.
         """
         from waveflow.audio.formats.nvidia import load_nvidia_waveglow
-        from waveflow.checkpoint import check_state_fits, load_checkpoint, load_state
-        from waveflow.task import check_same_config, load_native_weights
+        from waveflow.checkpoint import check_same_config, check_state_fits, load_state
 
         try:
-            ckpt = load_checkpoint(path)
-        except WaveflowError:  # not a native file: NVIDIA's, or unreadable (NVIDIA's error)
-            try:
-                nvidia = load_nvidia_waveglow(path)
-            except WaveflowError as err:
-                raise WaveflowError(f"train.init_from: {err}") from err
-            state = nvidia.state_dict()
-            check_state_fits(model, state, path)
-            check_same_config(nvidia.config, model_cfg, path, NVIDIA_UNSEEN_FIELDS)
-            load_state(model, state, path)
-            return
-        load_native_weights(self, model, model_cfg, ckpt, path)
+            nvidia = load_nvidia_waveglow(path)
+        except WaveflowError as err:
+            raise WaveflowError(f"train.init_from: {err}") from err
+        state = nvidia.state_dict()
+        check_state_fits(model, state, path)
+        check_same_config(nvidia.config, model_cfg, path, NVIDIA_UNSEEN_FIELDS)
+        load_state(model, state, path)
 
     def loss(
         self, model: torch.nn.Module, batch: Any, options: VocoderLossConfig

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from waveflow.commands.synthesize import (
+from waveflow.cli.commands.synthesize import (
     add_common_synthesis_options,
     apply_overwrite_policy,
     load_model_or_default,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from waveflow.argtypes import positive_float, positive_int
+from waveflow.cli.argtypes import positive_float, positive_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -79,7 +79,7 @@ def _comma_list(text: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from waveflow.errors import WaveflowError
-    from waveflow.image import IMAGE_TASKS
+    from waveflow.task import IMAGE_TASKS
 
     if args.checkpoint is not None and _checkpoint_task(args.checkpoint, args.ref) in IMAGE_TASKS:
         return _run_image(args)

@@ -1,24 +1,6 @@
-"""Training checkpoint files: atomic saving and rotation (reading lives in `waveflow.checkpoint`).
-
-A training checkpoint is a dict loadable with `torch.load(path, weights_only=True)`:
-
-    task        registry name of the task ("waveglow", "glow", ...)
-    config      the resolved config as plain dicts ({"task", "model", "data", "loss", "train"})
-    model       model state_dict (unwrapped from DDP); with `train.ema_decay` the averaged
-                weights, which validation, synthesis and `init_from` use
-    raw_model   (EMA only) the raw training weights, from which a resumed run continues
-    optimizer   optimizer state_dict
-    scaler      GradScaler state_dict (fp16) or {}
-    scheduler   {"step": ..., "lr": ...}: the schedule is a pure function of the step
-    step        optimizer steps taken
-    epoch, batch_in_epoch   data-order position of the next batch
-    best_valid  lowest validation loss so far (inf if none)
-    clock       {"wall_s", "process_s"}: time spent in training steps so far
-    rng         one `capture_rng()` dict per rank
-    finite      whether the last step before saving had a finite loss and gradient
-
-Only `task`, `config.model` and `model` are needed for inference
-(`waveflow.checkpoint.load_model`).
+"""Checkpoint rotation in an experiment directory: numbered files, the newest, pruning the
+oldest, removing what a killed write left behind. Reading and writing one file (and what a
+training checkpoint holds) is `waveflow.checkpoint`.
 
 Numbered checkpoints are `ckpt_<step:08d>.pt`; `best.pt` holds the lowest validation loss.
 """
@@ -28,11 +10,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 
-import torch
-
-from waveflow.atomic import atomic_write, is_temp_name
+from waveflow.atomic import is_temp_name
 
 BEST_NAME = "best.pt"
 _NUMBERED = re.compile(r"^ckpt_(\d+)\.pt$")
@@ -42,11 +21,6 @@ _OURS = re.compile(r"^(ckpt_\d+|best)\.pt$")
 def checkpoint_path(exp_dir: str | os.PathLike[str], step: int) -> Path:
     """The path of the numbered checkpoint for `step` in `exp_dir`."""
     return Path(exp_dir) / f"ckpt_{step:08d}.pt"
-
-
-def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write `state` to `path` atomically (temp file in the same dir + fsync + os.replace)."""
-    atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
 def list_checkpoints(exp_dir: str | os.PathLike[str]) -> list[Path]:

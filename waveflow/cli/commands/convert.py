@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from waveflow.argtypes import positive_int
-from waveflow.outputs import add_overwrite_option
+from waveflow.cli.argtypes import positive_int
+from waveflow.cli.outputs import add_overwrite_option
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -37,27 +37,20 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from dataclasses import asdict
 
-    from waveflow.audio.formats.nvidia import load_nvidia_waveglow
-    from waveflow.checkpoint import load_checkpoint
+    from waveflow.audio.formats.vocoder_file import open_vocoder_file
+    from waveflow.checkpoint import save_checkpoint
+    from waveflow.cli.outputs import check_outputs
     from waveflow.errors import WaveflowError
-    from waveflow.inputs import regular_file
-    from waveflow.outputs import check_outputs
-    from waveflow.train.checkpoint import save_checkpoint
 
-    regular_file(args.source, "checkpoint")
-    try:
-        native = load_checkpoint(args.source)
-    except WaveflowError:
-        native = None
-    if native is not None:
+    model = open_vocoder_file(args.source, hop_length=args.hop_length)
+    if isinstance(model, dict):
         raise WaveflowError(
-            f"{args.source} is already a native waveflow checkpoint (task {native['task']!r}); "
+            f"{args.source} is already a native waveflow checkpoint (task {model['task']!r}); "
             "there is nothing to convert: use it directly"
         )
     check = check_outputs([args.out], args.no_overwrite)
     if check.blocked:
         raise WaveflowError(check.blocked[args.out])
-    model = load_nvidia_waveglow(args.source, hop_length=args.hop_length)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_checkpoint(
         {"task": "waveglow", "config": {"model": asdict(model.config)}, "model": state}, args.out

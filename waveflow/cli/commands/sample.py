@@ -16,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from waveflow.argtypes import nonnegative_floats, positive_int
-from waveflow.outputs import add_overwrite_option
+from waveflow.cli.argtypes import nonnegative_floats, positive_int
+from waveflow.cli.outputs import add_overwrite_option
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -66,20 +66,21 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
+    from waveflow.cli.outputs import check_outputs
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
-    from waveflow.image import IMAGE_TASKS
     from waveflow.image.grid import save_grid
     from waveflow.image.sampling import temperature_samples
-    from waveflow.outputs import check_outputs
+    from waveflow.task import IMAGE_TASKS, POINT_TASKS, VOCODER_TASKS
 
     ckpt = load_checkpoint(args.checkpoint)
-    if ckpt["task"] == "toy2d":
+    if ckpt["task"] in POINT_TASKS:
         return _toy_plots(ckpt, args)
-    if ckpt["task"] == "waveglow":
+    if ckpt["task"] in VOCODER_TASKS:
         raise WaveflowError(
-            f"{args.checkpoint} is a WaveGlow (audio) checkpoint: use `waveflow synthesize "
-            f"--checkpoint {args.checkpoint} ...` to turn mel spectrograms into audio"
+            f"{args.checkpoint} is a vocoder (audio) checkpoint (task {ckpt['task']!r}): use "
+            f"`waveflow synthesize --checkpoint {args.checkpoint} ...` to turn mel spectrograms "
+            "into audio"
         )
     if ckpt["task"] not in IMAGE_TASKS:
         raise WaveflowError(f"{args.checkpoint}: cannot sample task {ckpt['task']!r}")
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _toy_plots(ckpt: dict, args: argparse.Namespace) -> int:
     from waveflow.checkpoint import model_from_checkpoint
-    from waveflow.config import from_dict
+    from waveflow.dataclass_dict import from_dict
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
     from waveflow.toy.data import Toy2DDataConfig, build_point_datasets

@@ -1,4 +1,4 @@
-"""The fully connected coupling network shared by NICE (flattened images) and the 2-D toys."""
+"""Networks shared by the families: the fully connected coupling network of NICE and the 2-D toys."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from waveflow.argtypes import nonnegative_float, positive_int
-from waveflow.outputs import add_overwrite_option
+from waveflow.cli.argtypes import nonnegative_float, positive_int
+from waveflow.cli.outputs import add_overwrite_option
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from waveflow.atomic import atomic_path
     from waveflow.audio.data.features import MelConfig, MelSpectrogram
     from waveflow.audio.data.io import collect_files, load_audio
+    from waveflow.cli.outputs import check_outputs
     from waveflow.errors import WaveflowError, about
-    from waveflow.outputs import check_outputs
 
     config = MelConfig(
         sample_rate=args.sample_rate,

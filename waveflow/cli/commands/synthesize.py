@@ -13,8 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from waveflow.argtypes import nonnegative_float, positive_int
-from waveflow.outputs import add_overwrite_option
+from waveflow.cli.argtypes import nonnegative_float, positive_int
+from waveflow.cli.outputs import add_overwrite_option
 
 
 def add_common_synthesis_options(parser: argparse.ArgumentParser) -> None:
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
 def apply_overwrite_policy(jobs: list, no_overwrite: bool, errors: list[str]) -> tuple[list, int]:
     """Drop the jobs whose output may not be written (their reasons go to `errors`);
     returns (jobs to run, number of existing files they replace)."""
-    from waveflow.outputs import check_outputs
+    from waveflow.cli.outputs import check_outputs
 
     check = check_outputs([job.out for job in jobs], no_overwrite)
     errors.extend(check.blocked.values())

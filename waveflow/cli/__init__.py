@@ -1,4 +1,6 @@
-"""The `waveflow` command: discovers the subcommands in `waveflow.commands` and runs one.
+"""The `waveflow` command line: `main` discovers the subcommands in `waveflow.cli.commands` and
+runs one; `argtypes` (argument types) and `outputs` (the output-file checks and the
+`--no-overwrite` option) serve the subcommands. Only this package parses arguments.
 
 Every failure ends as one line on stderr (`waveflow CMD: error: ...`, exit 1; set
 `WAVEFLOW_DEBUG=1` for the traceback): bad input (`WaveflowError`), file system errors, running
@@ -18,7 +20,8 @@ import pkgutil
 import sys
 from collections.abc import Iterator
 
-from waveflow import __version__, commands
+from waveflow import __version__
+from waveflow.cli import commands
 from waveflow.limits import ENV, LIMITS, Limits, load_environment, parse_limit
 from waveflow.reporting import run_reporting_errors
 
@@ -85,7 +88,3 @@ def _restored(limits: Limits) -> Iterator[None]:
     finally:
         for field in dataclasses.fields(Limits):
             setattr(limits, field.name, getattr(saved, field.name))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

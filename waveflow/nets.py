@@ -1,4 +1,4 @@
-"""Networks shared by the families: the fully connected coupling network of NICE and the 2-D toys."""
+"""Networks shared by the families: the fully connected coupling network of NICE and the toys."""
 
 from __future__ import annotations
 

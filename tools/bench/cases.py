@@ -21,18 +21,10 @@ from typing import Any
 
 import torch
 
+from waveflow.device import DTYPES, resolve_device
+
 from .memory import baseline_bytes, memory_report, reset_peak
 from .stats import summarize, time_runs
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_device(name: str) -> torch.device:
-    """``torch.device(name)``, refusing CUDA when it is not available."""
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: CUDA is not available on this machine")
-    return device
 
 
 def synchronizer(device: torch.device) -> Callable[[], None]:

@@ -13,8 +13,14 @@ from pathlib import Path
 
 from waveflow.errors import WaveflowError
 
-from .commands import export_command, floor_command, glow_command, synth_command, train_command
-from .memory_case import memory_command
+from .commands import (
+    export_command,
+    floor_command,
+    glow_command,
+    memory_command,
+    synth_command,
+    train_command,
+)
 from .report import write_section
 from .versus import versus_command
 

@@ -22,7 +22,9 @@ from typing import Any
 
 import torch
 
-from .cases import DTYPES, autocast, resolve_device, synchronizer
+from waveflow.device import DTYPES, resolve_device
+
+from .cases import autocast, synchronizer
 from .commands import frames_for
 from .machine import machine_info
 from .report import format_table

@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from waveflow.checkpoint import load_checkpoint, load_init_weights, load_state, save_checkpoint
+from waveflow.device import DTYPES
 from waveflow.errors import WaveflowError
 from waveflow.task import get_task
 from waveflow.train.clock import TrainingClock
@@ -56,7 +57,6 @@ from waveflow.train.rotation import (
 from waveflow.train.sampler import ResumableBatchSampler, ShardBatchSampler
 from waveflow.train.schedule import lr_at, set_lr
 
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 TRAINING_KEYS = ("optimizer", "step", "epoch", "batch_in_epoch", "rng")
 
 
@@ -522,10 +522,8 @@ class Trainer:
         )
 
     def _autocast(self) -> torch.autocast:
-        dtype = AMP_DTYPES.get(self.config.train.dtype)
-        return torch.autocast(
-            self.env.device.type, dtype=dtype or torch.float32, enabled=dtype is not None
-        )
+        dtype = DTYPES[self.config.train.dtype]
+        return torch.autocast(self.env.device.type, dtype=dtype, enabled=dtype != torch.float32)
 
     def _params(self) -> list[torch.nn.Parameter]:
         return [p for group in self.optimizer.param_groups for p in group["params"]]

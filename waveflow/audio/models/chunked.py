@@ -34,7 +34,6 @@ import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -43,8 +42,9 @@ from waveflow.audio.models.prior_net import PriorNet
 from waveflow.bijectors import AffineCoupling
 from waveflow.errors import WaveflowError
 
-if TYPE_CHECKING:
-    from waveflow.audio.models.waveglow import WaveGlow
+# The functions here take a `waveflow.audio.models.waveglow.WaveGlow`, whose `infer` runs
+# `synthesize`; that module imports this one, so the annotations name it through this alias.
+WaveGlow = torch.nn.Module
 
 DEFAULT_CHUNK_FRAMES = 2048
 LATENT_BLOCK_FRAMES = 32

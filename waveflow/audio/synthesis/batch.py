@@ -34,8 +34,6 @@ from waveflow.task import VOCODER_TASKS
 MEL_SUFFIXES = (".npy", ".pt")
 Vocoder = WaveGlow | IAFStudent  # anything with infer(mel, sigma, generator, dtype) and .config
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
 
 def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Vocoder, MelConfig]:
     """Load a vocoder checkpoint; returns ``(model in eval mode, mel front end)``.

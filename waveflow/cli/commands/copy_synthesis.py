@@ -48,12 +48,12 @@ def run(args: argparse.Namespace) -> int:
     from waveflow.audio.data.features import MelConfig, MelSpectrogram
     from waveflow.audio.data.io import collect_files, load_audio, save_wav
     from waveflow.audio.synthesis.batch import (
-        DTYPES,
         SynthesisJob,
         SynthesisSettings,
         synthesis_chunk,
         synthesize_to_files,
     )
+    from waveflow.device import DTYPES
     from waveflow.errors import WaveflowError, about
 
     if args.griffin_lim and args.checkpoint is not None:

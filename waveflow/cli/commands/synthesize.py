@@ -104,7 +104,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from waveflow.audio.data.io import collect_files
     from waveflow.audio.synthesis.batch import (
-        DTYPES,
         MEL_SUFFIXES,
         SynthesisJob,
         SynthesisSettings,
@@ -113,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         synthesis_chunk,
         synthesize_to_files,
     )
+    from waveflow.device import DTYPES
     from waveflow.errors import WaveflowError
 
     model, mel_config = load_model_or_default(args, "synthesize")

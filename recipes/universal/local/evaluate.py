@@ -207,26 +207,26 @@ def format_markdown(rows: list[dict], speed: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def evaluate_and_report(args: argparse.Namespace) -> int:
     from waveflow.atomic import atomic_write_text
 
-    args = parse_args(argv)
     langs = [lang for lang in args.langs.split(",") if lang]
     unseen = {lang for lang in args.unseen.split(",") if lang}
-    try:
-        rows = evaluate(args, langs, unseen)
-        speed = measure_rtf(args, langs) if args.checkpoint else None
-    except (ValueError, OSError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"evaluate.py: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+    rows = evaluate(args, langs, unseen)
+    speed = measure_rtf(args, langs) if args.checkpoint else None
     table = format_markdown(rows, speed)
     atomic_write_text(args.out / "table.md", table)
     record = {"rows": rows, "speed": speed, "unseen": sorted(unseen)}
     atomic_write_text(args.out / "table.json", json.dumps(record, indent=2) + "\n")
     print(table, end="")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from waveflow.reporting import run_reporting_errors
+
+    args = parse_args(argv)
+    return run_reporting_errors("evaluate.py", lambda: evaluate_and_report(args))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ ratio, dB); otherwise the weights stay fp32. The comparison is printed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -63,39 +62,39 @@ def fp16_snr_db(checkpoint: Path, ref: Path, sigma: float) -> float:
     return worst
 
 
-def main(argv: list[str] | None = None) -> int:
+def package(args: argparse.Namespace) -> int:
     from waveflow.audio.formats.pretrained import MAX_BYTES, package_vocoder
     from waveflow.errors import WaveflowError
 
-    args = parse_args(argv)
-    try:
-        half = args.dtype == "fp16"
-        if args.dtype == "auto":
-            if args.ref is None:
-                raise WaveflowError("--dtype auto needs --ref DIR (test clips)")
-            snr = fp16_snr_db(args.checkpoint, args.ref, args.sigma)
-            half = snr >= args.min_snr_db
-            print(
-                f"package: fp16 weights change the synthesis by {snr:.1f} dB SNR (threshold "
-                f"{args.min_snr_db:.0f} dB): storing {'fp16' if half else 'fp32'}"
-            )
-        target = package_vocoder(args.checkpoint, args.weights_dir, half=half)
-        size = target.stat().st_size
-        if size > MAX_BYTES:
-            target.unlink()
-            target.with_name("universal.sha256").unlink()
-            raise WaveflowError(
-                f"{args.checkpoint} packs into {size / 1e6:.1f} MB, over the 25 MB limit of "
-                "package data: train a smaller model (or use --dtype fp16)"
-            )
-    except (ValueError, OSError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"package.py: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+    half = args.dtype == "fp16"
+    if args.dtype == "auto":
+        if args.ref is None:
+            raise WaveflowError("--dtype auto needs --ref DIR (test clips)")
+        snr = fp16_snr_db(args.checkpoint, args.ref, args.sigma)
+        half = snr >= args.min_snr_db
+        print(
+            f"package: fp16 weights change the synthesis by {snr:.1f} dB SNR (threshold "
+            f"{args.min_snr_db:.0f} dB): storing {'fp16' if half else 'fp32'}"
+        )
+    target = package_vocoder(args.checkpoint, args.weights_dir, half=half)
+    size = target.stat().st_size
+    if size > MAX_BYTES:
+        target.unlink()
+        target.with_name("universal.sha256").unlink()
+        raise WaveflowError(
+            f"{args.checkpoint} packs into {size / 1e6:.1f} MB, over the 25 MB limit of "
+            "package data: train a smaller model (or use --dtype fp16)"
+        )
     digest = target.with_name("universal.sha256").read_text().split()[0]
     print(f"package: wrote {target} ({size / 1e6:.1f} MB, sha256 {digest})")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from waveflow.reporting import run_reporting_errors
+
+    args = parse_args(argv)
+    return run_reporting_errors("package.py", lambda: package(args))
 
 
 if __name__ == "__main__":

@@ -330,18 +330,18 @@ def format_stats(stats: dict) -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        stats = prepare(args)
-    except (ValueError, OSError, ImportError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"prepare_data.py: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+def prepare_and_report(args: argparse.Namespace) -> int:
+    stats = prepare(args)
     print(format_stats(stats))
     print(f"stage 0: corpus in {args.db}, lists and references in {args.dump}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from waveflow.reporting import run_reporting_errors
+
+    args = parse_args(argv)
+    return run_reporting_errors("prepare_data.py", lambda: prepare_and_report(args))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ from torch import nn
 
 from waveflow.audio.data.features import MelConfig, MelSpectrogram
 from waveflow.audio.data.io import load_audio
+from waveflow.audio.formats.vocoder_file import load_vocoder
 from waveflow.audio.models.student import IAFStudent, IAFStudentConfig
 from waveflow.audio.models.waveglow import WaveGlowConfig
-from waveflow.audio.synthesis.batch import load_vocoder
 from waveflow.audio.tasks.distill import (
     DistillDataConfig,
     DistillLossConfig,

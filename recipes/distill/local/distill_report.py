@@ -41,9 +41,9 @@ from recipe_summary import (  # noqa: E402
 
 def distill_report(args: argparse.Namespace) -> dict[str, Any]:
     """Compute the summary described in the module docstring as a JSON-ready dict."""
+    from waveflow.audio.formats.vocoder_file import load_vocoder
     from waveflow.audio.models.student import IAFStudent
     from waveflow.audio.models.waveglow import WaveGlow
-    from waveflow.audio.synthesis.batch import load_vocoder
     from waveflow.audio.tasks.likelihood import held_out_nll
 
     if args.repeats < 1:

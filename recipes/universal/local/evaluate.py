@@ -133,7 +133,7 @@ def measure_rtf(args: argparse.Namespace, langs: list[str]) -> dict:
 
     from waveflow.audio.data.features import MelSpectrogram
     from waveflow.audio.data.io import load_audio
-    from waveflow.audio.synthesis.batch import load_vocoder
+    from waveflow.audio.formats.vocoder_file import load_vocoder
     from waveflow.audio.synthesis.griffin_lim import griffin_lim
 
     torch.set_num_threads(args.threads)

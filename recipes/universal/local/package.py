@@ -39,7 +39,7 @@ def fp16_snr_db(checkpoint: Path, ref: Path, sigma: float) -> float:
     from waveflow.audio.data.features import MelSpectrogram
     from waveflow.audio.data.io import collect_files, load_audio
     from waveflow.audio.formats.pretrained import stripped_vocoder
-    from waveflow.audio.synthesis.batch import vocoder_from_checkpoint
+    from waveflow.audio.formats.vocoder_file import vocoder_from_checkpoint
     from waveflow.checkpoint import load_checkpoint
     from waveflow.errors import WaveflowError
 

@@ -27,8 +27,8 @@ import torch
 
 from waveflow.atomic import atomic_write, atomic_write_text
 from waveflow.audio.data.features import MelConfig
+from waveflow.audio.formats.vocoder_file import vocoder_from_checkpoint
 from waveflow.audio.models.waveglow import WaveGlow
-from waveflow.audio.synthesis.batch import vocoder_from_checkpoint
 from waveflow.checkpoint import load_checkpoint
 from waveflow.errors import WaveflowError
 

@@ -1,8 +1,15 @@
-"""Opening a vocoder file that is either a native waveflow checkpoint or one of NVIDIA's.
+"""Vocoder files: a native waveflow checkpoint (``task: waveglow``, or ``task: distill`` for an
+IAF student) or one of NVIDIA's WaveGlow checkpoints, told apart in one place.
 
-The one place that tells the two apart: ``waveflow synthesize`` (and every command that loads a
-vocoder) and ``waveflow convert`` open their input here; ``train.init_from`` gets the same
-rule from `waveflow.checkpoint.load_init_weights` and the WaveGlow task's NVIDIA reader.
+* :func:`open_vocoder_file`: the native checkpoint's dict or NVIDIA's model
+  (``waveflow convert`` opens its input here);
+* :func:`load_vocoder`: either, as ``(model in eval mode, the mel front end it expects)``
+  (``waveflow synthesize`` and every command that loads a vocoder);
+* :func:`vocoder_from_checkpoint`: the same for a native checkpoint already read.
+
+``train.init_from`` follows the same rule through `waveflow.checkpoint.load_init_weights` and
+the WaveGlow task's NVIDIA reader; the default vocoder shipped in the package is
+:func:`waveflow.audio.formats.pretrained.load_default`.
 """
 
 from __future__ import annotations
@@ -10,11 +17,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import torch
+
+from waveflow.audio.data.features import MelConfig
 from waveflow.audio.formats.nvidia import load_nvidia_waveglow
+from waveflow.audio.models.student import IAFStudent
 from waveflow.audio.models.waveglow import WaveGlow
-from waveflow.checkpoint import load_checkpoint
+from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
+from waveflow.dataclass_dict import from_dict
 from waveflow.errors import WaveflowError
 from waveflow.inputs import regular_file
+from waveflow.task import VOCODER_TASKS
+
+Vocoder = WaveGlow | IAFStudent  # anything with infer(mel, sigma, generator, dtype) and .config
 
 
 def open_vocoder_file(
@@ -31,3 +46,38 @@ def open_vocoder_file(
         return load_checkpoint(path)
     except WaveflowError:
         return load_nvidia_waveglow(path, hop_length=hop_length)
+
+
+def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Vocoder, MelConfig]:
+    """Load a vocoder checkpoint; returns ``(model in eval mode, mel front end)``.
+
+    Native checkpoints of ``task: waveglow`` (WaveGlow) and ``task: distill`` (an IAF student,
+    :class:`~waveflow.audio.models.student.IAFStudent`) bring the mel settings they were trained
+    with (their ``data:`` section); an NVIDIA WaveGlow checkpoint (auto-detected) gets the Tacotron2
+    defaults with the model's hop and mel channel count.
+    """
+    opened = open_vocoder_file(path)
+    if isinstance(opened, WaveGlow):  # NVIDIA's
+        mel_config = MelConfig(
+            hop_length=opened.config.hop_length, n_mels=opened.config.n_mel_channels
+        )
+        return opened.to(device).eval(), mel_config
+    return vocoder_from_checkpoint(opened, path, device)
+
+
+def vocoder_from_checkpoint(
+    ckpt: dict, path: str | os.PathLike[str], device: torch.device
+) -> tuple[Vocoder, MelConfig]:
+    """``(model in eval mode, mel front end)`` of a native vocoder checkpoint read by
+    ``waveflow.checkpoint.load_checkpoint`` (a model of another task is an error)."""
+    if ckpt["task"] not in VOCODER_TASKS:
+        raise WaveflowError(
+            f"{path} holds a {ckpt['task']!r} model, not a vocoder "
+            f"(tasks: {', '.join(VOCODER_TASKS)})"
+        )
+    model = model_from_checkpoint(ckpt, path)
+    mel = (ckpt["config"].get("data") or {}).get("mel") or {
+        "hop_length": model.config.hop_length,
+        "n_mels": model.config.n_mel_channels,
+    }
+    return model.to(device).eval(), from_dict(MelConfig, mel, "data.mel")

@@ -1,9 +1,8 @@
 """Batch synthesis shared by ``waveflow synthesize`` and ``waveflow copy-synthesis``.
 
-* :func:`load_vocoder`: a native waveflow checkpoint (``task: waveglow``, or ``task: distill``
-  for an IAF student) or an NVIDIA one (auto-detected) -> ``(model in eval mode, the mel front
-  end it expects)``; the default vocoder shipped in the package is
-  :func:`waveflow.audio.formats.pretrained.load_default`.
+Vocoders come from :func:`waveflow.audio.formats.vocoder_file.load_vocoder` (a native or NVIDIA
+file) or :func:`waveflow.audio.formats.pretrained.load_default` (the shipped default).
+
 * :func:`read_mel`: a ``.npy``/``.pt`` file holding ``[n_mels, F]`` (Tacotron2 layout) or
   ``[1, n_mels, F]`` -> float32 ``[n_mels, F]``, with one-line errors.
 * :func:`synthesize_to_files`: batches of mels -> 16-bit WAVs of ``F * hop_length`` samples
@@ -13,7 +12,6 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 import warnings
@@ -24,55 +22,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from waveflow.audio.data.features import MelConfig, check_log_mel
-from waveflow.audio.models.student import IAFStudent
+from waveflow.audio.data.features import check_log_mel
+from waveflow.audio.formats.vocoder_file import Vocoder
 from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 from waveflow.reporting import is_out_of_memory
-from waveflow.task import VOCODER_TASKS
 
 MEL_SUFFIXES = (".npy", ".pt")
-Vocoder = WaveGlow | IAFStudent  # anything with infer(mel, sigma, generator, dtype) and .config
-
-
-def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Vocoder, MelConfig]:
-    """Load a vocoder checkpoint; returns ``(model in eval mode, mel front end)``.
-
-    Native checkpoints of ``task: waveglow`` (WaveGlow) and ``task: distill`` (an IAF student,
-    :class:`~waveflow.audio.models.student.IAFStudent`) bring the mel settings they were trained
-    with (their ``data:`` section); an NVIDIA WaveGlow checkpoint (auto-detected) gets the Tacotron2
-    defaults with the model's hop and mel channel count.
-    """
-    from waveflow.audio.formats.vocoder_file import open_vocoder_file
-
-    opened = open_vocoder_file(path)
-    if isinstance(opened, WaveGlow):  # NVIDIA's
-        mel_config = MelConfig(
-            hop_length=opened.config.hop_length, n_mels=opened.config.n_mel_channels
-        )
-        return opened.to(device).eval(), mel_config
-    return vocoder_from_checkpoint(opened, path, device)
-
-
-def vocoder_from_checkpoint(
-    ckpt: dict, path: str | os.PathLike[str], device: torch.device
-) -> tuple[Vocoder, MelConfig]:
-    """``(model in eval mode, mel front end)`` of a native vocoder checkpoint read by
-    ``waveflow.checkpoint.load_checkpoint`` (a model of another task is an error)."""
-    from waveflow.checkpoint import model_from_checkpoint
-    from waveflow.dataclass_dict import from_dict
-
-    if ckpt["task"] not in VOCODER_TASKS:
-        raise WaveflowError(
-            f"{path} holds a {ckpt['task']!r} model, not a vocoder "
-            f"(tasks: {', '.join(VOCODER_TASKS)})"
-        )
-    model = model_from_checkpoint(ckpt, path)
-    mel = (ckpt["config"].get("data") or {}).get("mel") or {
-        "hop_length": model.config.hop_length,
-        "n_mels": model.config.n_mel_channels,
-    }
-    return model.to(device).eval(), from_dict(MelConfig, mel, "data.mel")
 
 
 def read_mel(path: Path, n_mel_channels: int) -> Tensor:

@@ -25,7 +25,8 @@ Per batch of real crops ``(audio [B, L], mel [B, M, F])``, as in Parallel WaveNe
 The teacher (a native ``task: waveglow`` checkpoint or an NVIDIA one) must have been trained on
 the same mel front end as ``data.mel``; any difference is a one-line error naming the option.
 The checkpoint of the student is an ordinary ``task: distill`` checkpoint: ``waveflow
-synthesize --checkpoint`` loads it through :func:`~waveflow.audio.synthesis.batch.load_vocoder`.
+synthesize --checkpoint`` loads it through
+:func:`~waveflow.audio.formats.vocoder_file.load_vocoder`.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class DistillLossConfig(VocoderLossConfig):
 
 def load_teacher(data_cfg: DistillDataConfig) -> WaveGlow:
     """The frozen teacher in eval mode (weight norm folded) after checking its front end."""
-    from waveflow.audio.synthesis.batch import load_vocoder
+    from waveflow.audio.formats.vocoder_file import load_vocoder
 
     path = Path(data_cfg.teacher)
     if not data_cfg.teacher:

@@ -149,9 +149,9 @@ def _run_image(args: argparse.Namespace) -> int:
 def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Held-out NLL of the --ref recordings under the --checkpoint vocoder, as summary rows."""
     from waveflow.audio.data.io import collect_files
+    from waveflow.audio.formats.vocoder_file import load_vocoder
     from waveflow.audio.models.chunked import chunk_size
     from waveflow.audio.models.waveglow import WaveGlow
-    from waveflow.audio.synthesis.batch import load_vocoder
     from waveflow.audio.tasks.likelihood import held_out_nll
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError

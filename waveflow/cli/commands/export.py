@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
         export_torchscript,
         metadata,
     )
+    from waveflow.audio.formats.vocoder_file import load_vocoder
     from waveflow.audio.models.waveglow import WaveGlow
-    from waveflow.audio.synthesis.batch import load_vocoder
     from waveflow.errors import WaveflowError
 
     check_options(args.fmt, args.out, args.frames, args.opset)

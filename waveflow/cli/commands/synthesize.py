@@ -59,7 +59,7 @@ def load_model_or_default(args: argparse.Namespace, command: str) -> tuple:
     vocoder's is refused with both values.
     """
     from waveflow.audio.formats.pretrained import load_default
-    from waveflow.audio.synthesis.batch import load_vocoder
+    from waveflow.audio.formats.vocoder_file import load_vocoder
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
 

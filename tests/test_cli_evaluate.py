@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from waveflow.audio.data.io import load_audio, save_wav
-from waveflow.audio.data.plots import plot_mel_comparison
+from waveflow.audio.metrics.plots import plot_mel_comparison
 from waveflow.cli import main
 from waveflow.cli.commands.evaluate import format_table
 

@@ -102,3 +102,21 @@ def test_the_graph_sees_lazy_and_relative_imports() -> None:
 def test_no_import_circles() -> None:
     circles = import_circles(import_graph())
     assert not circles, "import circles: " + "; ".join(" <-> ".join(c) for c in circles)
+
+
+def test_the_audio_rooms_stand_on_floors() -> None:
+    """No circle between the rooms of waveflow/audio (models, formats, synthesis, data,
+    tasks, metrics) either: a room imports only from rooms below it."""
+    rooms: dict[str, set[str]] = {}
+    for name, imported in import_graph().items():
+        parts = name.split(".")
+        if parts[:2] != ["waveflow", "audio"] or len(parts) < 3:
+            continue
+        targets = {t.split(".")[2] for t in imported if t.startswith("waveflow.audio.")}
+        rooms.setdefault(parts[2], set()).update(targets - {parts[2]})
+    assert {"models", "formats", "synthesis", "data", "tasks", "metrics"} <= set(rooms)
+    for targets in rooms.values():
+        for target in targets:
+            rooms.setdefault(target, set())
+    circles = import_circles(rooms)
+    assert not circles, "circles between audio rooms: " + "; ".join(map(" <-> ".join, circles))

@@ -5,8 +5,7 @@
 - `formats`: files in and out (NVIDIA's checkpoints, the shipped default vocoder, TorchScript
   and ONNX export, opening a native-or-NVIDIA vocoder file).
 - `synthesis`: mel -> waveform for batches of files, Griffin-Lim.
-- `data`: audio file I/O, Tacotron2-compatible log-mel features, corpora and training crops,
-  spectrogram plots.
+- `data`: audio file I/O, Tacotron2-compatible log-mel features, corpora and training crops.
 - `tasks`: the training tasks (`waveglow`, `distill`) and held-out likelihood.
-- `metrics`: objective vocoder metrics (reference vs generated waveform).
+- `metrics`: objective vocoder metrics (reference vs generated waveform), spectrogram plots.
 """

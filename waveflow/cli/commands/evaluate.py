@@ -274,8 +274,8 @@ def write_mel_plots(
     """One PNG `out_dir/<stem>.png` per evaluated pair: reference, generated, difference."""
     from waveflow.audio.data.features import MelConfig, MelSpectrogram
     from waveflow.audio.data.io import load_audio
-    from waveflow.audio.data.plots import plot_mel_comparison
     from waveflow.audio.metrics import pair_files
+    from waveflow.audio.metrics.plots import plot_mel_comparison
 
     wanted = set(stems)
     front_end = MelSpectrogram(

@@ -1,27 +1,21 @@
 """Synthesis records no more aten operations than NVIDIA's maths (a CPU proxy of GPU kernel
 launches; a count, not a timing), and the coupling nets' prepared weights follow the model.
 
-The reference (``nvidia_layout``) and waveflow get the same weights in the same structure as
-the published model (early outputs, 1x1 convs, WaveNet couplings with a fused conditioning
-projection), at a small size; the counts come from ``tools/bench/op_count.py``, the tool that
-``tools/benchmark.py versus`` reports them with.
+The reference (``tools/reference/nvidia_maths.py``) and waveflow get the same weights in the
+same structure as the published model (early outputs, 1x1 convs, WaveNet couplings with a fused
+conditioning projection), at a small size; the counts come from ``tools/bench/op_count.py``,
+the tool that ``tools/benchmark.py versus`` reports them with.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-import nvidia_layout as nl
 import pytest
 import torch
+from bench.op_count import count_ops, summary
+from reference import nvidia_maths as nl
 
-from waveflow.audio.nvidia import waveglow_from_nvidia_state
-from waveflow.audio.waveglow import WaveGlow
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-
-from bench.op_count import count_ops, summary  # noqa: E402
+from waveflow.audio.formats.nvidia import waveglow_from_nvidia_state
+from waveflow.audio.models.waveglow import WaveGlow
 
 CONFIG = dict(
     n_mel_channels=8, n_flows=6, n_group=8, n_early_every=4, n_early_size=2,

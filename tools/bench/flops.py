@@ -68,8 +68,8 @@ def count_synthesis_flops(config: dict[str, Any], frames: int) -> float:
     (per-call work that does not grow with the length is left out: a second call, so that the
     1x1 inverses are cached, inside one ``prepared_nets`` block, so that the coupling nets'
     composed weights are ready)."""
-    from waveflow.audio.waveglow import WaveGlow
-    from waveflow.audio.wavenet import prepared_nets
+    from waveflow.audio.models.waveglow import WaveGlow
+    from waveflow.audio.models.wavenet import prepared_nets
 
     torch.manual_seed(0)
     model = WaveGlow(**config).eval().remove_weight_norm()
@@ -83,7 +83,7 @@ def count_synthesis_flops(config: dict[str, Any], frames: int) -> float:
 
 def count_train_flops(config: dict[str, Any], segment_length: int) -> float:
     """Counted FLOPs per audio sample of a training forward + backward (batch 1, CPU fp32)."""
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     torch.manual_seed(0)
     model = WaveGlow(**config).train()

@@ -16,16 +16,25 @@ from waveflow.bijectors.flow import BASES, Flow, base_distribution
 from waveflow.bijectors.gaussian import Gaussian
 from waveflow.bijectors.lapped import LappedFold, dct4_matrix
 from waveflow.bijectors.logistic import Logistic
+from waveflow.bijectors.made import MADE, MaskedLinear
+from waveflow.bijectors.masked_autoregressive import MaskedAutoregressive
 from waveflow.bijectors.masked_coupling import MaskedCoupling, checkerboard_mask
 from waveflow.bijectors.permutation import Reverse, Shuffle
 from waveflow.bijectors.prior import LearnedPrior
 from waveflow.bijectors.reshape import Reshape
 from waveflow.bijectors.scale import Scale
+from waveflow.bijectors.spline import (
+    RationalQuadraticSpline,
+    rational_quadratic_spline,
+    spline_params_per_dim,
+)
+from waveflow.bijectors.spline_coupling import SplineCoupling, spline_net_channels
 from waveflow.bijectors.split import Split
 from waveflow.bijectors.squeeze import Squeeze
 
 __all__ = [
     "BASES",
+    "MADE",
     "ActNorm",
     "AffineCoupling",
     "AutoregressiveAffine",
@@ -40,14 +49,21 @@ __all__ = [
     "LappedFold",
     "LearnedPrior",
     "Logistic",
+    "MaskedAutoregressive",
     "MaskedCoupling",
+    "MaskedLinear",
+    "RationalQuadraticSpline",
     "Reshape",
     "Reverse",
     "Scale",
     "Shuffle",
+    "SplineCoupling",
     "Split",
     "Squeeze",
     "base_distribution",
     "checkerboard_mask",
     "dct4_matrix",
+    "rational_quadratic_spline",
+    "spline_net_channels",
+    "spline_params_per_dim",
 ]

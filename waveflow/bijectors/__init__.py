@@ -10,15 +10,18 @@ from waveflow.bijectors.autoregressive import AutoregressiveAffine
 from waveflow.bijectors.base import Bijector
 from waveflow.bijectors.batchnorm import BatchNorm
 from waveflow.bijectors.chain import Chain, Inverse
+from waveflow.bijectors.class_gaussian import ClassConditionalGaussian
 from waveflow.bijectors.conv1x1 import InvertibleConv1x1
 from waveflow.bijectors.coupling import AffineCoupling, CouplingParams
 from waveflow.bijectors.flow import BASES, Flow, base_distribution
 from waveflow.bijectors.gaussian import Gaussian
+from waveflow.bijectors.householder import Householder
 from waveflow.bijectors.lapped import LappedFold, dct4_matrix
 from waveflow.bijectors.logistic import Logistic
 from waveflow.bijectors.made import MADE, MaskedLinear
 from waveflow.bijectors.masked_autoregressive import MaskedAutoregressive
 from waveflow.bijectors.masked_coupling import MaskedCoupling, checkerboard_mask
+from waveflow.bijectors.mixture import GaussianMixture
 from waveflow.bijectors.permutation import Reverse, Shuffle
 from waveflow.bijectors.prior import LearnedPrior
 from waveflow.bijectors.reshape import Reshape
@@ -31,6 +34,7 @@ from waveflow.bijectors.spline import (
 from waveflow.bijectors.spline_coupling import SplineCoupling, spline_net_channels
 from waveflow.bijectors.split import Split
 from waveflow.bijectors.squeeze import Squeeze
+from waveflow.bijectors.uniform import Uniform
 
 __all__ = [
     "BASES",
@@ -41,9 +45,12 @@ __all__ = [
     "BatchNorm",
     "Bijector",
     "Chain",
+    "ClassConditionalGaussian",
     "CouplingParams",
     "Flow",
     "Gaussian",
+    "GaussianMixture",
+    "Householder",
     "Inverse",
     "InvertibleConv1x1",
     "LappedFold",
@@ -60,6 +67,7 @@ __all__ = [
     "SplineCoupling",
     "Split",
     "Squeeze",
+    "Uniform",
     "base_distribution",
     "checkerboard_mask",
     "dct4_matrix",

@@ -31,13 +31,16 @@ from waveflow.bijectors import (
     AffineCoupling,
     Chain,
     Flow,
+    Householder,
     Inverse,
     InvertibleConv1x1,
     LearnedPrior,
     Reverse,
     Shuffle,
+    SplineCoupling,
     Split,
     Squeeze,
+    spline_net_channels,
 )
 from waveflow.bijectors.base import Bijector
 from waveflow.errors import WaveflowError
@@ -45,8 +48,8 @@ from waveflow.image.coupling_net import CouplingNet, ZeroConv2d
 from waveflow.image.pixels import bits_per_dim, check_n_bits
 from waveflow.image.top_prior import TopPriorNet
 
-COUPLINGS = {"affine": "sigmoid", "additive": "additive"}
-PERMUTATIONS = ("conv1x1", "shuffle", "reverse")
+COUPLINGS = {"affine": "sigmoid", "additive": "additive", "spline": "spline"}
+PERMUTATIONS = ("conv1x1", "householder", "shuffle", "reverse")
 
 
 @dataclasses.dataclass
@@ -65,9 +68,11 @@ class GlowConfig:
     n_levels: int = 3
     n_steps: int = 32
     hidden_channels: int = 512
-    coupling: Literal["affine", "additive"] = "affine"
-    permutation: Literal["conv1x1", "shuffle", "reverse"] = "conv1x1"
+    coupling: Literal["affine", "additive", "spline"] = "affine"
+    permutation: Literal["conv1x1", "householder", "shuffle", "reverse"] = "conv1x1"
     lu: bool = True
+    spline_bins: int = 8  # coupling: spline only
+    spline_bound: float = 3.0  # coupling: spline only: the interval [-B, B] (linear tails)
     learn_top: bool = True
     n_classes: int | None = None
 
@@ -84,6 +89,11 @@ class GlowConfig:
         if self.permutation not in PERMUTATIONS:
             raise WaveflowError(
                 f"model.permutation must be one of {list(PERMUTATIONS)}, got {self.permutation!r}"
+            )
+        if self.spline_bins <= 0 or not self.spline_bound > 0:
+            raise WaveflowError(
+                f"model.spline_bins and model.spline_bound must be > 0, got {self.spline_bins}, "
+                f"{self.spline_bound}"
             )
         check_n_bits(self.n_bits)
         if self.image_size is not None and (
@@ -107,10 +117,13 @@ class GlowLevel:
 class Glow(nn.Module):
     """The Glow model; see the module docstring for the architecture.
 
-    ``coupling``: ``"affine"`` (AffineCoupling mode ``"sigmoid"``: scale ``sigmoid(h + 2)``) or
-    ``"additive"``. ``permutation``: ``"conv1x1"`` (LU-parametrised when ``lu``, else dense),
-    ``"shuffle"`` or ``"reverse"``. ``image_size`` (optional) is the default sample size;
-    ``n_bits`` the data's bit depth used by :meth:`bits_per_dim` and for display.
+    ``coupling``: ``"affine"`` (AffineCoupling mode ``"sigmoid"``: scale ``sigmoid(h + 2)``),
+    ``"additive"`` or ``"spline"`` (:class:`~waveflow.bijectors.SplineCoupling`: ``spline_bins``
+    rational-quadratic bins on ``[-spline_bound, spline_bound]``, linear tails).
+    ``permutation``: ``"conv1x1"`` (LU-parametrised when ``lu``, else dense), ``"householder"``
+    (orthogonal, ``C`` reflections), ``"shuffle"`` or ``"reverse"``. ``image_size`` (optional)
+    is the default sample size; ``n_bits`` the data's bit depth used by :meth:`bits_per_dim`
+    and for display.
     """
 
     def __init__(
@@ -126,6 +139,8 @@ class Glow(nn.Module):
         n_classes: int | None = None,
         image_size: int | None = None,
         n_bits: int = 8,
+        spline_bins: int = 8,
+        spline_bound: float = 3.0,
     ) -> None:
         super().__init__()
         config = GlowConfig(
@@ -140,6 +155,8 @@ class Glow(nn.Module):
             lu=lu,
             learn_top=learn_top,
             n_classes=n_classes,
+            spline_bins=spline_bins,
+            spline_bound=spline_bound,
         )
         self.in_channels = in_channels
         self.n_levels = n_levels
@@ -148,6 +165,8 @@ class Glow(nn.Module):
         self.coupling = coupling
         self.permutation = permutation
         self.lu = lu
+        self.spline_bins = spline_bins
+        self.spline_bound = float(spline_bound)
         self.learn_top = learn_top
         self.n_classes = n_classes
         self.image_size = image_size
@@ -191,10 +210,18 @@ class Glow(nn.Module):
     def _step(self, c: int) -> Chain:
         if self.permutation == "conv1x1":
             permutation: Bijector = InvertibleConv1x1(c, lu=self.lu)
+        elif self.permutation == "householder":
+            permutation = Householder(c, seed=None)
         elif self.permutation == "shuffle":
             permutation = Shuffle(c)
         else:
             permutation = Reverse()
+        if self.coupling == "spline":
+            net = CouplingNet(
+                c // 2, self.hidden_channels, spline_net_channels(c, self.spline_bins)
+            )
+            coupling = SplineCoupling(c, net, self.spline_bins, self.spline_bound)
+            return Chain(ActNorm(c), permutation, coupling)
         mode = COUPLINGS[self.coupling]
         net_out = c // 2 if mode == "additive" else c
         net = CouplingNet(c // 2, self.hidden_channels, net_out)

@@ -45,7 +45,8 @@ from waveflow.bijectors import (
 from waveflow.bijectors.base import Bijector
 from waveflow.errors import WaveflowError
 from waveflow.image.coupling_net import CouplingNet, ZeroConv2d
-from waveflow.image.pixels import bits_per_dim, check_n_bits
+from waveflow.image.dequantization import VariationalDequantizer, uniform_log_q
+from waveflow.image.pixels import bits_per_dim, check_n_bits, levels_of
 from waveflow.image.top_prior import TopPriorNet
 
 COUPLINGS = {"affine": "sigmoid", "additive": "additive", "spline": "spline"}
@@ -73,6 +74,11 @@ class GlowConfig:
     lu: bool = True
     spline_bins: int = 8  # coupling: spline only
     spline_bound: float = 3.0  # coupling: spline only: the interval [-B, B] (linear tails)
+    # uniform: x = (levels + U[0,1)) / n_bins - 0.5; variational: learned noise q(u | levels)
+    # (Flow++); bits/dim are then the variational bound (waveflow.image.dequantization)
+    dequantization: Literal["uniform", "variational"] = "uniform"
+    dequant_hidden: int = 32  # variational only: width of q's networks
+    dequant_couplings: int = 2  # variational only: checkerboard couplings in q
     learn_top: bool = True
     n_classes: int | None = None
 
@@ -95,6 +101,17 @@ class GlowConfig:
                 f"model.spline_bins and model.spline_bound must be > 0, got {self.spline_bins}, "
                 f"{self.spline_bound}"
             )
+        if self.dequantization not in ("uniform", "variational"):
+            raise WaveflowError(
+                "model.dequantization must be 'uniform' or 'variational', got "
+                f"{self.dequantization!r}"
+            )
+        if self.dequantization == "variational":
+            if self.image_size is None:
+                raise WaveflowError("model.dequantization: variational needs model.image_size")
+            for name in ("dequant_hidden", "dequant_couplings"):
+                if getattr(self, name) <= 0:
+                    raise WaveflowError(f"model.{name} must be > 0, got {getattr(self, name)}")
         check_n_bits(self.n_bits)
         if self.image_size is not None and (
             self.image_size <= 0 or self.image_size % 2**self.n_levels
@@ -141,6 +158,9 @@ class Glow(nn.Module):
         n_bits: int = 8,
         spline_bins: int = 8,
         spline_bound: float = 3.0,
+        dequantization: str = "uniform",
+        dequant_hidden: int = 32,
+        dequant_couplings: int = 2,
     ) -> None:
         super().__init__()
         config = GlowConfig(
@@ -157,6 +177,9 @@ class Glow(nn.Module):
             n_classes=n_classes,
             spline_bins=spline_bins,
             spline_bound=spline_bound,
+            dequantization=dequantization,  # type: ignore[arg-type]
+            dequant_hidden=dequant_hidden,
+            dequant_couplings=dequant_couplings,
         )
         self.in_channels = in_channels
         self.n_levels = n_levels
@@ -177,6 +200,12 @@ class Glow(nn.Module):
         # those of `flow`): one GlowLevel per level, outermost first.
         self.levels: list[GlowLevel] = []
         self.flow = Flow(self._level(in_channels, 0))
+        self.dequantization = dequantization
+        self.dequantizer = None
+        if dequantization == "variational":
+            self.dequantizer = VariationalDequantizer(
+                in_channels, image_size, self.n_bits, dequant_hidden, dequant_couplings
+            )
         self.classifier = None
         if n_classes is not None:
             self.classifier = nn.Linear(self.top_channels, n_classes)
@@ -295,13 +324,25 @@ class Glow(nn.Module):
         self._check_input(x)
         return self.flow.log_prob(x, self.labels_to_cond(y, x.shape[0], x.dtype))
 
+    def dequantize(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(x, log q(u | levels) [B])`` for the model's dequantisation: uniform keeps ``x``
+        (``log q = 0``); variational draws new noise from ``q`` for the levels of ``x``
+        (the bins its values fall in). See :mod:`waveflow.image.dequantization`."""
+        if self.dequantizer is None:
+            return x, uniform_log_q(x)
+        x_new, log_q = self.dequantizer(levels_of(x, self.n_bits))
+        return x_new.to(x.dtype), log_q
+
     def bits_per_dim(
         self, x: Tensor, y: Tensor | int | None = None, n_bits: int | None = None
     ) -> Tensor:
         """Bits/dim ``[B]`` of dequantised images ``x``, including the ``-log(n_bins) * D``
-        term (see :mod:`waveflow.image.pixels`); ``n_bits`` defaults to the model's."""
+        term (see :mod:`waveflow.image.pixels`); ``n_bits`` defaults to the model's. With
+        variational dequantisation this is the variational bound ``-(log p(x) - log q(u))``
+        (one draw of ``u``); either way an upper bound on the discrete data's bits/dim."""
         num_dims = math.prod(x.shape[1:])
-        return bits_per_dim(self.log_prob(x, y), num_dims, n_bits or self.n_bits)
+        x, log_q = self.dequantize(x)
+        return bits_per_dim(self.log_prob(x, y) - log_q, num_dims, n_bits or self.n_bits)
 
     def encode(self, x: Tensor, y: Tensor | int | None = None) -> Tensor:
         """The latent ``z`` of ``x`` (same shape)."""

@@ -3,6 +3,7 @@ evaluates the variational bound, and non-integer data is a one-line error."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -105,7 +106,16 @@ def test_variational_recipe_config_trains_a_few_steps(tmp_path, capsys):
     args = [
         "train", "--config", str(path), "--exp-dir", str(tmp_path / "exp"), f"data.root={data}",
         "data.n_valid=8", "train.steps=2", "train.batch_size=4", "train.init_batch_size=8",
-        "train.valid_every=0", "train.ckpt_every=0", "train.media_every=0", "train.log_every=1",
+        "train.valid_every=0", "train.ckpt_every=2", "train.media_every=0", "train.log_every=1",
         "model.n_steps=1", "model.hidden_channels=8", "model.dequant_hidden=4", "train.device=cpu",
     ]  # fmt: skip
     assert cli_main(args) == 0, capsys.readouterr().err[-2000:]
+    capsys.readouterr()
+    checkpoint = sorted((tmp_path / "exp").glob("**/*.pt"))[-1]
+    out_json = tmp_path / "bpd.json"
+    evaluate = ["evaluate", "--checkpoint", str(checkpoint), "--json", str(out_json),
+                "--device", "cpu"]  # fmt: skip
+    assert cli_main(evaluate) == 0, capsys.readouterr().err[-2000:]
+    assert "(variational-dequantization bound)" in capsys.readouterr().out
+    result = json.loads(out_json.read_text())
+    assert result["dequantization"] == "variational" and math.isfinite(result["bits_per_dim"])

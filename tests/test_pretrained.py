@@ -98,7 +98,8 @@ def test_other_sample_rate_is_refused_with_both_values(
     err = capsys.readouterr().err.strip()
     assert err == (
         f"waveflow {command}: error: --sample-rate 16000: the default vocoder expects 22050 Hz, "
-        "received 16000 Hz (pass --checkpoint for a model trained at another rate)"
+        "received 16000 Hz (the rate it was trained at: resample, or use a model trained at "
+        "16000 Hz)"
     )
     assert not (tmp_path / "o").exists()
 

@@ -60,6 +60,7 @@ def _limit_type(name: str):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # e.g. quoted in reports
     if args.command is None:
         parser.print_help()
         return 2

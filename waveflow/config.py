@@ -8,7 +8,8 @@ so the result is YAML- and `torch.load(weights_only=True)`-safe).
 
 Supported field types: bool, int, float (ints and numeric strings such as "1e-4" are accepted),
 str, Literal[...], X | None and other unions, list[T], tuple[T, ...], tuple[A, B], dict[str, T],
-nested dataclasses and Any.
+nested dataclasses and Any. A dataclass with a classmethod `expand_mapping(data, prefix)` gets
+its mapping rewritten by it first (e.g. `MelConfig` expands a `preset` key).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def from_dict(cls: type[T], data: Any, prefix: str) -> T:
     """Return `cls(**data)` after checking keys and value types; `prefix` names the section."""
     if not isinstance(data, Mapping):
         raise WaveflowError(f"{prefix}: expected a mapping of keys, got {_describe(data)}")
+    expand = getattr(cls, "expand_mapping", None)  # e.g. MelConfig's named presets
+    if expand is not None:
+        data = expand(data, prefix)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for key in data:

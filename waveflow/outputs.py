@@ -1,5 +1,5 @@
 """The overwrite policy of the commands that write files (synthesize, copy-synthesis, mel,
-convert, sample).
+convert, sample, evaluate --html).
 
 Existing outputs are replaced by default (atomically) and the summary says how many were;
 with `--no-overwrite` an existing output is an error for that file (reported, the others still

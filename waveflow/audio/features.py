@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from waveflow.audio.mel_presets import expand_preset
 from waveflow.errors import WaveflowError
 
 #: Largest n_fft (and win_length) and n_mels a mel config may ask for: far above any speech
@@ -63,8 +65,16 @@ class MelConfig:
             raise WaveflowError(f"mel config: log_floor must be positive, got {self.log_floor!r}")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> MelConfig:
-        """Build from a mapping (e.g. a YAML section); unknown keys are a `WaveflowError`."""
+    def expand_mapping(cls, values: Mapping[str, Any], prefix: str = "mel") -> dict[str, Any]:
+        """`values` with a ``preset`` key (see `waveflow.audio.mel_presets`) replaced by the
+        preset's values; keys given next to it override the preset's."""
+        return expand_preset(values, prefix)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> MelConfig:
+        """Build from a mapping (e.g. a YAML section), which may name a ``preset``; unknown
+        keys are a `WaveflowError`."""
+        values = cls.expand_mapping(values)
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

@@ -76,3 +76,22 @@ def plot_mel_comparison(
         figure.suptitle(title)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100)
+
+
+def plot_file_comparison(
+    ref_path: str | os.PathLike[str],
+    gen_path: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    sample_rate: int,
+    title: str = "",
+) -> None:
+    """`plot_mel_comparison` of two audio files (mono at `sample_rate`), through the log-mel
+    front end of the metrics (`metrics_front_end`)."""
+    from waveflow.audio.io import load_audio
+    from waveflow.audio.metrics.spectral import metrics_front_end
+
+    front_end = metrics_front_end(sample_rate)
+    with torch.no_grad():
+        ref_mel = front_end(load_audio(ref_path, sample_rate))
+        gen_mel = front_end(load_audio(gen_path, sample_rate))
+    plot_mel_comparison(ref_mel, gen_mel, path, title=title)

@@ -79,7 +79,9 @@ def default_checkpoint() -> Path:
     return checkpoint
 
 
-def load_default(device: torch.device | str = "cpu") -> tuple[WaveGlow, MelConfig]:
+def load_default(
+    device: torch.device | str = "cpu", sample_rate: int | None = None
+) -> tuple[WaveGlow, MelConfig]:
     """The packaged default vocoder: ``(WaveGlow in eval mode on device, its mel front end)``.
 
     The front end is Tacotron2's (22050 Hz, hop 256, 80 mels, fmax 8000), so Tacotron2-layout
@@ -87,9 +89,14 @@ def load_default(device: torch.device | str = "cpu") -> tuple[WaveGlow, MelConfi
 
         model, mel_config = load_default()
         audio = model.infer(mel[None], sigma=0.6)[0]   # [frames * 256] at 22050 Hz
+
+    A ``sample_rate`` other than 22050 is refused with both rates
+    (:func:`~waveflow.audio.synthesis.check_sample_rate`).
     """
     path = default_checkpoint()
-    return vocoder_from_checkpoint(load_checkpoint(path), path, torch.device(device))
+    return vocoder_from_checkpoint(
+        load_checkpoint(path), path, torch.device(device), sample_rate, "the default vocoder"
+    )
 
 
 def stripped_vocoder(ckpt: dict[str, Any], half: bool = False) -> dict[str, Any]:

@@ -37,13 +37,17 @@ Vocoder = WaveGlow | IAFStudent  # anything with infer(mel, sigma, generator, dt
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Vocoder, MelConfig]:
+def load_vocoder(
+    path: str | os.PathLike[str], device: torch.device, sample_rate: int | None = None
+) -> tuple[Vocoder, MelConfig]:
     """Load a vocoder checkpoint; returns ``(model in eval mode, mel front end)``.
 
     Native checkpoints of ``task: waveglow`` (WaveGlow) and ``task: distill`` (an IAF student,
     :class:`~waveflow.audio.student.IAFStudent`) bring the mel settings they were trained with
-    (their ``data:`` section); an NVIDIA WaveGlow checkpoint (auto-detected) gets the Tacotron2
-    defaults with the model's hop and mel channel count.
+    (their ``data:`` section, sample rate included); a ``sample_rate`` other than the stored one
+    is refused (:func:`check_sample_rate`). An NVIDIA WaveGlow checkpoint (auto-detected) stores
+    no rate: it gets the Tacotron2 defaults with the model's hop and mel channel count, at
+    ``sample_rate`` if given (fmax capped at its Nyquist).
     """
     from waveflow.audio.nvidia import load_nvidia_waveglow
     from waveflow.checkpoint import load_checkpoint
@@ -54,18 +58,28 @@ def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Vo
         ckpt = load_checkpoint(path)
     except WaveflowError:
         model = load_nvidia_waveglow(path)
+        rate = sample_rate or MelConfig.sample_rate
         mel_config = MelConfig(
-            hop_length=model.config.hop_length, n_mels=model.config.n_mel_channels
+            sample_rate=rate,
+            hop_length=model.config.hop_length,
+            n_mels=model.config.n_mel_channels,
+            fmax=min(MelConfig.fmax or rate / 2, rate / 2),
         )
         return model.to(device).eval(), mel_config
-    return vocoder_from_checkpoint(ckpt, path, device)
+    return vocoder_from_checkpoint(ckpt, path, device, sample_rate)
 
 
 def vocoder_from_checkpoint(
-    ckpt: dict, path: str | os.PathLike[str], device: torch.device
+    ckpt: dict,
+    path: str | os.PathLike[str],
+    device: torch.device,
+    sample_rate: int | None = None,
+    name: str | None = None,
 ) -> tuple[Vocoder, MelConfig]:
     """``(model in eval mode, mel front end)`` of a native vocoder checkpoint read by
-    ``waveflow.checkpoint.load_checkpoint`` (a model of another task is an error)."""
+    ``waveflow.checkpoint.load_checkpoint`` (a model of another task is an error). A
+    ``sample_rate`` other than the checkpoint's is refused (:func:`check_sample_rate`; ``name``
+    is how the error calls the model, default: its path)."""
     from waveflow.checkpoint import model_from_checkpoint
     from waveflow.config import from_dict
 
@@ -79,7 +93,23 @@ def vocoder_from_checkpoint(
         "hop_length": model.config.hop_length,
         "n_mels": model.config.n_mel_channels,
     }
-    return model.to(device).eval(), from_dict(MelConfig, mel, "data.mel")
+    mel_config = from_dict(MelConfig, mel, "data.mel")
+    check_sample_rate(mel_config, sample_rate, name or str(path))
+    return model.to(device).eval(), mel_config
+
+
+class SampleRateMismatch(WaveflowError):
+    """A model was asked for, or given, audio at a rate other than the one it was trained at."""
+
+
+def check_sample_rate(mel_config: MelConfig, sample_rate: int | None, name: str) -> None:
+    """Raise `SampleRateMismatch` (one line with both rates) if ``sample_rate`` is not
+    ``mel_config.sample_rate``, the rate the model ``name`` runs at; None passes."""
+    if sample_rate is not None and sample_rate != mel_config.sample_rate:
+        raise SampleRateMismatch(
+            f"{name} expects {mel_config.sample_rate} Hz, received {sample_rate} Hz (the rate "
+            f"it was trained at: resample, or use a model trained at {sample_rate} Hz)"
+        )
 
 
 def read_mel(path: Path, n_mel_channels: int) -> Tensor:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.griffin_lim:
         model, mel_config = load_model_or_default(args, "copy-synthesis")
         chunk = synthesis_chunk(model, args.chunk_samples)  # a bad --chunk-samples fails first
-    if args.sample_rate is not None:
+    if args.griffin_lim and args.sample_rate is not None:  # a model's rate is its own
         mel_config = replace(
             mel_config,
             sample_rate=args.sample_rate,

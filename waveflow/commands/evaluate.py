@@ -1,7 +1,11 @@
 """`waveflow evaluate`: objective metrics of audio, held-out likelihood of a checkpoint.
 
 Modes (they combine for audio):
-  --ref DIR --gen DIR          metrics of generated audio against reference recordings
+  --ref DIR --gen DIR          metrics of generated audio against reference recordings;
+                               --gen NAME=DIR once per system compares several
+  --html OUT                   with --gen: a static listening report OUT (+ OUT_files/):
+                               per clip, players for the recording and every system, their
+                               spectrogram PNGs and metrics, the best value marked
   --ref DIR --checkpoint CKPT  exact held-out NLL (bits per sample) of a WaveGlow checkpoint
                                (native or NVIDIA) on the reference recordings, conditioned on
                                their mels (computed, or read from --mels DIR by name)
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from waveflow.argtypes import positive_float, positive_int
+from waveflow.outputs import add_overwrite_option
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -36,7 +41,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--ref", type=Path, metavar="DIR", help="reference audio")
-    parser.add_argument("--gen", type=Path, metavar="DIR", help="generated audio")
+    parser.add_argument(
+        "--gen",
+        type=_system,
+        action="append",
+        metavar="[NAME=]DIR",
+        help="generated audio; repeat for several systems (NAME: default the folder's name)",
+    )
     parser.add_argument(
         "--checkpoint", type=Path, metavar="CKPT", help="WaveGlow (held-out NLL) or Glow checkpoint"
     )
@@ -59,7 +70,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     image.add_argument("--batch-size", type=positive_int, default=256)
     image.add_argument("--max-images", type=positive_int, help="evaluate only the first N images")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write per-file values + summary")
-    parser.add_argument("--plots", type=Path, metavar="DIR", help="write one mel PNG per pair")
+    parser.add_argument(
+        "--plots",
+        type=Path,
+        metavar="DIR",
+        help="write one mel PNG per pair (in DIR/NAME/ for several --gen)",
+    )
+    report = parser.add_argument_group("listening report")
+    report.add_argument(
+        "--html",
+        type=Path,
+        metavar="OUT",
+        help="write a static page OUT (+ folder OUT_files/): players for the recording and every "
+        "--gen system per clip, spectrogram PNGs, the metrics with the best value marked",
+    )
+    report.add_argument("--title", default="Listening report", help="the page's title")
+    report.add_argument(
+        "--config", type=Path, metavar="FILE", help="a config (e.g. the training YAML) to show"
+    )
+    add_overwrite_option(parser)
     parser.add_argument(
         "--metrics",
         type=_comma_list,
@@ -71,6 +100,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--dtw", action="store_true", help="align MCD frames by DTW")
     parser.set_defaults(func=run)
+
+
+def _system(text: str) -> tuple[str, Path]:
+    """`NAME=DIR` or `DIR` (named after the folder) -> (name, folder)."""
+    name, sep, folder = text.partition("=")
+    if not sep or Path(text).is_dir():  # a folder whose name holds "="
+        name, folder = "", text
+    path = Path(folder)
+    return (name or path.resolve().name or str(path)), path
 
 
 def _comma_list(text: str) -> list[str]:
@@ -87,28 +125,125 @@ def run(args: argparse.Namespace) -> int:
         raise WaveflowError("--ref DIR (the reference recordings) is required for audio")
     if args.gen is None and args.checkpoint is None:
         raise WaveflowError("give --gen DIR (metrics) and/or --checkpoint CKPT (held-out NLL)")
-    per_file: dict = {}
-    summary: dict = {}
-    problems: list[str] = []
-    failed: list[str] = []
-    if args.gen is not None:
-        from waveflow.audio.metrics import evaluate_dirs
-
-        per_file, summary, problems, failed = collect_warnings(
-            evaluate_dirs, args.ref, args.gen, args.sample_rate, args.metrics, dtw=args.dtw
-        )
-        if not per_file and not failed:
-            raise WaveflowError(f"no audio files of the same name in {args.ref} and {args.gen}")
-    if args.checkpoint is not None:
-        summary.update(_nll_summary(args))
-    print(format_table(summary))
+    if args.html is not None:
+        if args.gen is None:
+            raise WaveflowError("--html needs at least one --gen DIR to listen to")
+        replacing = check_report_outputs(args.html, args.no_overwrite)
+    config_text = _read_config(args.config)
+    systems, failed_any = [], False
+    for name, directory in args.gen or []:
+        system, problems, failed = _evaluate_system(args, name, directory)
+        systems.append((system, problems, failed))
+        failed_any = failed_any or bool(failed)
+    nll = _nll_summary(args) if args.checkpoint is not None else {}
+    if len(systems) <= 1:
+        summary = {**(systems[0][0].summary if systems else {}), **nll}
+        print(format_table(summary))
+    else:
+        for system, _, _ in systems:
+            print(f"{system.name} ({system.directory}):\n{format_table(system.summary)}\n")
+        if nll:
+            print(f"held-out NLL of {args.checkpoint}:\n{format_table(nll)}")
     if args.json is not None:
-        write_json(args.json, evaluation_record(args, per_file, summary, problems, failed))
+        records = {
+            system.name: evaluation_record(args, system, problems, failed)
+            for system, problems, failed in systems
+        }
+        if len(systems) == 1:
+            record = next(iter(records.values()))
+            record["summary"] = {**record["summary"], **_nan_to_none(nll)}
+        else:
+            record = {"systems": records, **({"nll": _nan_to_none(nll)} if nll else {})}
+        if not systems:
+            record = _nan_to_none(
+                {"ref_dir": str(args.ref), "checkpoint": str(args.checkpoint), "summary": nll}
+            )
+        write_json(args.json, record)
         print(f"wrote {args.json}")
-    if args.plots is not None and args.gen is not None:
-        write_mel_plots(args.ref, args.gen, sorted(per_file), args.plots, args.sample_rate)
-        print(f"wrote {len(per_file)} plot(s) to {args.plots}")
-    return 1 if failed else 0
+    if args.plots is not None:
+        for system, _, _ in systems:
+            out = args.plots if len(systems) == 1 else args.plots / system.name
+            write_mel_plots(args.ref, system.directory, sorted(system.per_file), out,
+                            args.sample_rate)  # fmt: skip
+            print(f"wrote {len(system.per_file)} plot(s) to {out}")
+    if args.html is not None:
+        _write_report(args, [system for system, _, _ in systems], config_text, replacing)
+    return 1 if failed_any else 0
+
+
+def _evaluate_system(
+    args: argparse.Namespace, name: str, directory: Path
+) -> tuple[Any, list[str], list[str]]:
+    """(SystemResult, problems, failed) of one --gen folder against --ref."""
+    from waveflow.audio.metrics import evaluate_dirs
+    from waveflow.audio.metrics.listening_report import SystemResult
+    from waveflow.errors import WaveflowError
+
+    per_file, summary, problems, failed = collect_warnings(
+        evaluate_dirs, args.ref, directory, args.sample_rate, args.metrics, dtw=args.dtw
+    )
+    if not per_file and not failed:
+        raise WaveflowError(f"no audio files of the same name in {args.ref} and {directory}")
+    return SystemResult(name, directory, per_file, summary), problems, failed
+
+
+def check_report_outputs(page: Path, no_overwrite: bool) -> bool:
+    """Apply the overwrite policy to the page and its media folder before any work; returns
+    whether an existing page is replaced."""
+    from waveflow.audio.metrics.listening_report import media_folder
+    from waveflow.errors import WaveflowError
+    from waveflow.outputs import check_outputs
+
+    check = check_outputs([page], no_overwrite)
+    if check.blocked:
+        raise WaveflowError(f"--html: {check.blocked[page]}")
+    media = media_folder(page)
+    if no_overwrite and (media.exists() or media.is_symlink()):
+        raise WaveflowError(f"--html: {media} exists (--no-overwrite)")
+    return bool(check.replacing)
+
+
+def _read_config(path: Path | None) -> str | None:
+    from waveflow.errors import WaveflowError
+    from waveflow.inputs import regular_file
+
+    if path is None:
+        return None
+    regular_file(path, "--config")
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        raise WaveflowError(f"--config {path}: cannot read ({err.strerror})") from err
+
+
+def _write_report(
+    args: argparse.Namespace, systems: list, config_text: str | None, replacing: bool
+) -> None:
+    import shlex
+
+    from waveflow.audio.metrics.listening_report import write_listening_report
+
+    settings = {
+        "reference": args.ref,
+        **{f"system {system.name}": system.directory for system in systems},
+        "sample rate": f"{args.sample_rate} Hz",
+        "metrics": ", ".join(args.metrics) if args.metrics else "all available",
+        "MCD alignment": "DTW" if args.dtw else "none",
+    }
+    if args.config is not None:
+        settings["config"] = args.config
+    media = write_listening_report(
+        args.html,
+        args.ref,
+        systems,
+        args.sample_rate,
+        title=args.title,
+        settings=settings,
+        command="waveflow " + shlex.join(getattr(args, "argv", [])),
+        config_text=config_text,
+    )
+    replaced = " (replaced the existing page)" if replacing else ""
+    print(f"wrote {args.html} and {media}/{replaced}")
 
 
 def _checkpoint_task(path: Path, ref: Path | None) -> str:
@@ -230,22 +365,19 @@ def format_table(summary: dict[str, dict[str, float]]) -> str:
 
 
 def evaluation_record(
-    args: argparse.Namespace,
-    per_file: dict[str, dict[str, float]],
-    summary: dict[str, dict[str, float]],
-    problems: list[str],
-    failed: list[str],
+    args: argparse.Namespace, system: Any, problems: list[str], failed: list[str]
 ) -> dict[str, Any]:
-    """JSON-ready record of one evaluation; NaN (undefined) values become null."""
+    """JSON-ready record of one system's evaluation (a `SystemResult`); NaN (undefined)
+    values become null."""
     return _nan_to_none(
         {
             "ref_dir": str(args.ref),
-            "gen_dir": str(args.gen),
+            "gen_dir": str(system.directory),
             "sample_rate": args.sample_rate,
             "metrics": args.metrics,
             "dtw": args.dtw,
-            "summary": summary,
-            "per_file": per_file,
+            "summary": dict(system.summary),
+            "per_file": dict(system.per_file),
             "problems": problems,
             "failed": failed,
         }
@@ -275,18 +407,10 @@ def write_mel_plots(
     ref_dir: Path, gen_dir: Path, stems: list[str], out_dir: Path, sample_rate: int
 ) -> None:
     """One PNG `out_dir/<stem>.png` per evaluated pair: reference, generated, difference."""
-    from waveflow.audio.features import MelConfig, MelSpectrogram
-    from waveflow.audio.io import load_audio
     from waveflow.audio.metrics import pair_files
-    from waveflow.audio.plots import plot_mel_comparison
+    from waveflow.audio.plots import plot_file_comparison
 
     wanted = set(stems)
-    front_end = MelSpectrogram(
-        MelConfig(sample_rate=sample_rate, fmax=min(8000.0, sample_rate / 2))
-    )
     for stem, ref_path, gen_path in pair_files(ref_dir, gen_dir).pairs:
-        if stem not in wanted:
-            continue
-        ref_mel = front_end(load_audio(ref_path, sample_rate))
-        gen_mel = front_end(load_audio(gen_path, sample_rate))
-        plot_mel_comparison(ref_mel, gen_mel, out_dir / f"{stem}.png", title=stem)
+        if stem in wanted:
+            plot_file_comparison(ref_path, gen_path, out_dir / f"{stem}.png", sample_rate, stem)

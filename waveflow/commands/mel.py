@@ -2,6 +2,8 @@
 
 Each input `X.wav` / `X.flac` gives `OUT/X.npy` (float32 [n_mels, frames], as Tacotron2 and
 NVIDIA's WaveGlow inference read) and/or `OUT/X.pt` (a torch tensor of the same values).
+The front end is a named --preset (22k: Tacotron2, the default; 16k and 24k: ESPnet2's), each
+of whose values an option below can override.
 A bad file prints one error line naming it; the others are still processed; the exit code is
 1 if any file failed.
 """
@@ -13,7 +15,11 @@ import sys
 from pathlib import Path
 
 from waveflow.argtypes import nonnegative_float, positive_int
+from waveflow.audio.mel_presets import MEL_PRESETS
 from waveflow.outputs import add_overwrite_option
+
+#: MelConfig fields settable one by one (argparse leaves out the ones not given).
+FRONT_END_KEYS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -33,17 +39,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="output folder (created if missing)"
     )
-    parser.add_argument("--sample-rate", type=positive_int, default=22050)
-    parser.add_argument("--n-fft", type=positive_int, default=1024)
-    parser.add_argument("--hop-length", type=positive_int, default=256)
-    parser.add_argument("--win-length", type=positive_int, default=1024)
-    parser.add_argument("--n-mels", type=positive_int, default=80)
-    parser.add_argument("--fmin", type=nonnegative_float, default=0.0)
     parser.add_argument(
+        "--preset",
+        choices=list(MEL_PRESETS),
+        default="22k",
+        help="named front end: 22k (Tacotron2, default), 16k (ESPnet2), 24k (ESPnet2 LibriTTS); "
+        "the options below override its values",
+    )
+    keys = parser.add_argument_group("front-end values (default: the preset's)")
+    keys.add_argument("--sample-rate", type=positive_int, default=argparse.SUPPRESS)
+    keys.add_argument("--n-fft", type=positive_int, default=argparse.SUPPRESS)
+    keys.add_argument("--hop-length", type=positive_int, default=argparse.SUPPRESS)
+    keys.add_argument("--win-length", type=positive_int, default=argparse.SUPPRESS)
+    keys.add_argument("--n-mels", type=positive_int, default=argparse.SUPPRESS)
+    keys.add_argument("--fmin", type=nonnegative_float, default=argparse.SUPPRESS)
+    keys.add_argument(
         "--fmax",
         type=_optional_float,
-        default=8000.0,
-        help="upper mel band edge in Hz, or 'none' for Nyquist (default 8000)",
+        default=argparse.SUPPRESS,
+        help="upper mel band edge in Hz, or 'none' for Nyquist",
     )
     parser.add_argument(
         "--resample",
@@ -75,15 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from waveflow.errors import WaveflowError, about
     from waveflow.outputs import check_outputs
 
-    config = MelConfig(
-        sample_rate=args.sample_rate,
-        n_fft=args.n_fft,
-        hop_length=args.hop_length,
-        win_length=args.win_length,
-        n_mels=args.n_mels,
-        fmin=args.fmin,
-        fmax=args.fmax,
-    )
+    given = {key: getattr(args, key) for key in FRONT_END_KEYS if hasattr(args, key)}
+    config = MelConfig.from_dict({"preset": args.preset, **given})
     files, errors = collect_files(args.inputs)
     stems: dict[str, Path] = {}
     for file in files:

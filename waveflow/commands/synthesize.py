@@ -47,7 +47,8 @@ def add_common_synthesis_options(parser: argparse.ArgumentParser) -> None:
         "--sample-rate",
         type=positive_int,
         default=None,
-        help="sample rate of the WAVs (default: the checkpoint's, else 22050)",
+        help="sample rate in Hz; must match the model's (stored in its checkpoint; an NVIDIA "
+        "file stores none: default 22050)",
     )
     add_overwrite_option(parser)
 
@@ -55,24 +56,22 @@ def add_common_synthesis_options(parser: argparse.ArgumentParser) -> None:
 def load_model_or_default(args: argparse.Namespace, command: str) -> tuple:
     """``(model, mel front end)`` of ``--checkpoint``, else of the packaged default vocoder.
 
-    The default is announced in one line on stderr; a ``--sample-rate`` other than the default
-    vocoder's is refused with both values.
+    The default is announced in one line on stderr; a ``--sample-rate`` other than the rate
+    stored with the model is refused with both values (an NVIDIA file stores none: it is taken
+    as given).
     """
     from waveflow.audio.pretrained import load_default
-    from waveflow.audio.synthesis import load_vocoder
+    from waveflow.audio.synthesis import SampleRateMismatch, load_vocoder
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
 
     device = resolve_device(args.device)
-    if args.checkpoint is not None:
-        return load_vocoder(args.checkpoint, device)
-    model, mel_config = load_default(device)
-    if args.sample_rate is not None and args.sample_rate != mel_config.sample_rate:
-        raise WaveflowError(
-            f"--sample-rate {args.sample_rate}: the default vocoder expects "
-            f"{mel_config.sample_rate} Hz, received {args.sample_rate} Hz (pass --checkpoint "
-            "for a model trained at another rate)"
-        )
+    try:
+        if args.checkpoint is not None:
+            return load_vocoder(args.checkpoint, device, args.sample_rate)
+        model, mel_config = load_default(device, args.sample_rate)
+    except SampleRateMismatch as err:
+        raise WaveflowError(f"--sample-rate {args.sample_rate}: {err}") from err
     print(
         f"waveflow {command}: no --checkpoint given: using the default vocoder shipped with "
         f"waveflow ({mel_config.sample_rate} Hz, hop {mel_config.hop_length}, "

@@ -26,7 +26,7 @@ def waveflow_default(device: str = "cpu"):
     """The default vocoder shipped with waveflow (WaveGlow, Tacotron2 front end: 22050 Hz, hop
     256, 80 mels, 0-8000 Hz; trained on five languages of Debian's Asterisk prompts), in eval
     mode on `device`; its front end: `mel_spectrogram()`."""
-    from waveflow.audio.pretrained import load_default
+    from waveflow.audio.formats.pretrained import load_default
 
     return load_default(device)[0]
 
@@ -38,16 +38,16 @@ def waveglow(checkpoint: str, device: str = "cpu", sample_rate: int | None = Non
     In eval mode on `device`; its front end: `mel_spectrogram(checkpoint=...)`."""
     import torch
 
-    from waveflow.audio.synthesis import load_vocoder
+    from waveflow.audio.formats.vocoder_file import load_vocoder
 
     return load_vocoder(checkpoint, torch.device(device), sample_rate)[0]
 
 
 def mel_spectrogram(checkpoint: str | None = None, preset: str | None = None):
-    """The log-mel front end (`waveflow.audio.features.MelSpectrogram`: audio [T] or [B, T] ->
+    """The log-mel front end (`waveflow.audio.data.features.MelSpectrogram`: audio [T] or [B, T] ->
     [n_mels, frames] or [B, n_mels, frames]) of a checkpoint's model, of a named preset
     (22k, 16k, 24k), or, with neither, of the default vocoder; `.config.sample_rate` is its rate."""
-    from waveflow.audio.features import MelConfig, MelSpectrogram
+    from waveflow.audio.data.features import MelConfig, MelSpectrogram
     from waveflow.errors import WaveflowError
 
     if checkpoint is not None and preset is not None:
@@ -55,7 +55,7 @@ def mel_spectrogram(checkpoint: str | None = None, preset: str | None = None):
     if checkpoint is not None:
         import torch
 
-        from waveflow.audio.synthesis import load_vocoder
+        from waveflow.audio.formats.vocoder_file import load_vocoder
 
         return MelSpectrogram(load_vocoder(checkpoint, torch.device("cpu"))[1])
     return MelSpectrogram(MelConfig.from_dict({"preset": preset or "22k"}))

@@ -12,8 +12,8 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.io import load_audio
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.io import load_audio
 from waveflow.cli import main
 
 
@@ -88,7 +88,7 @@ def test_missing_input_and_bad_option(tmp_path: Path, capsys) -> None:
 
 
 def test_command_module_does_not_import_torch() -> None:
-    code = "import sys, waveflow.commands.mel; print('torch' in sys.modules)"
+    code = "import sys, waveflow.cli.commands.mel; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "False"
 

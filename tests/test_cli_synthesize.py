@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import nvidia_layout as nl
 import soundfile
 import torch
+from reference import nvidia_maths as nl
 from vocoder_files import log_mel, native_checkpoint
 
 from waveflow.cli import main

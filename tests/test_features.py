@@ -11,7 +11,12 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram, check_log_mel, looks_like_log_mel
+from waveflow.audio.data.features import (
+    MelConfig,
+    MelSpectrogram,
+    check_log_mel,
+    looks_like_log_mel,
+)
 from waveflow.errors import WaveflowError
 
 
@@ -197,7 +202,7 @@ def test_log_mel_detection(speech: np.ndarray) -> None:
 
 
 def test_named_presets_and_overrides() -> None:
-    from waveflow.audio.mel_presets import MEL_PRESETS
+    from waveflow.audio.data.mel_presets import MEL_PRESETS
 
     assert MelConfig.from_dict({"preset": "22k"}) == MelConfig()  # Tacotron2: the default
     sixteen = MelConfig.from_dict({"preset": "16k"})
@@ -216,7 +221,7 @@ def test_named_presets_and_overrides() -> None:
 
 
 def test_unknown_preset_lists_the_available_ones() -> None:
-    from waveflow.config import from_dict
+    from waveflow.dataclass_dict import from_dict
 
     with pytest.raises(WaveflowError, match=r"data\.mel\.preset: unknown mel preset '8k'; "
                        r"available: 22k, 16k, 24k$"):  # fmt: skip

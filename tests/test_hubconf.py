@@ -9,9 +9,9 @@ import pytest
 import torch
 from vocoder_files import native_checkpoint
 
-from waveflow.audio.io import load_audio
-from waveflow.audio.pretrained import load_default
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.data.io import load_audio
+from waveflow.audio.formats.pretrained import load_default
+from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio.io import load_audio, save_wav
+from waveflow.audio.data.io import load_audio, save_wav
 from waveflow.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The default vocoder shipped in the package (waveflow.audio.pretrained) and the commands'
+"""The default vocoder shipped in the package (waveflow.audio.formats.pretrained) and the commands'
 default path, with a tiny checkpoint packaged into a temporary weights folder."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import soundfile
 import torch
 from vocoder_files import native_checkpoint
 
-from waveflow.audio import pretrained
-from waveflow.audio.pretrained import load_default, package_vocoder
+from waveflow.audio.formats import pretrained
+from waveflow.audio.formats.pretrained import load_default, package_vocoder
 from waveflow.checkpoint import load_checkpoint
 from waveflow.cli import main
 from waveflow.errors import WaveflowError

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import soundfile
 import torch
+from distill_report import format_report
 from torch import nn
 
-from waveflow.audio.distill_report import format_report
-from waveflow.audio.features import MelConfig
-from waveflow.audio.task import VocoderDataConfig
-from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig
-from waveflow.config import to_dict
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.models.waveglow import WaveGlow, WaveGlowConfig
+from waveflow.audio.tasks.vocoder import VocoderDataConfig
+from waveflow.dataclass_dict import to_dict
 from waveflow.train.config import load_config
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "distill"

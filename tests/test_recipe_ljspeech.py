@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import soundfile
+from recipe_summary import format_summary, paired_test_files
 
-from waveflow.audio.recipe_summary import format_summary, paired_test_files
 from waveflow.errors import WaveflowError
 from waveflow.train.config import load_config
 

@@ -15,7 +15,7 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio import pretrained
+from waveflow.audio.formats import pretrained
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "universal"
 WAVEFLOW = Path(sys.executable).parent / "waveflow"

@@ -153,7 +153,7 @@ if runs 4; then
         --title "Listening report: IAF student and its WaveGlow teacher, test set, sigma ${sigma}"
     echo
     echo "Summary (${exp}/eval/summary.json):"
-    "${python}" -m waveflow.audio.distill_report --teacher "${teacher}" \
+    "${python}" "${recipe_dir}/local/distill_report.py" --teacher "${teacher}" \
         --student "${exp}/best.pt" --ref "${dump}/wav/test" --mels "${dump}/mels/test" \
         --teacher-gen "${exp}/wav/test/teacher" --student-gen "${exp}/wav/test/student" \
         --sigma "${sigma}" --device "${device}" --json "${exp}/eval/summary.json"

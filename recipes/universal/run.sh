@@ -15,7 +15,7 @@
 #      (EXP_ROOT/no_<H>/eval/table.md and table.json)
 #   3  train the shipped model on all five languages (EXP_ROOT/all; resumes)
 #   4  evaluate it the same way (EXP_ROOT/all/eval/table.md)
-#   5  package EXP_ROOT/all/best.pt (or --package-checkpoint) as waveflow/audio/weights/
+#   5  package EXP_ROOT/all/best.pt (or --package-checkpoint) as waveflow/audio/formats/weights/
 #      universal.pt + universal.sha256 (stripped, fp16 when harmless, <= 25 MB)
 # The corpus is made at the sample rate of --conf's front end (data.mel): 22050 Hz for
 # conf/universal.yaml, the prompts' native 16000 Hz for conf/asterisk16k.yaml (stage 5, the
@@ -49,7 +49,7 @@ metrics=stoi,pesq,mel,mrstft
 rtf_threads=2
 package_checkpoint=""   # stage 5; default: EXP_ROOT/all/best.pt
 package_dtype=auto      # auto: fp16 if it changes the synthesis by less than -30 dB
-weights_dir=${repo_root}/waveflow/audio/weights
+weights_dir=${repo_root}/waveflow/audio/formats/weights
 
 usage() {
     sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -172,7 +172,7 @@ import sys
 
 import yaml
 
-from waveflow.audio.features import MelConfig
+from waveflow.audio.data.features import MelConfig
 
 with open(sys.argv[1], encoding="utf-8") as file:
     data = (yaml.safe_load(file) or {}).get("data") or {}

@@ -70,7 +70,7 @@ def score(
     refs: list[Path], gen_dir: Path, metrics: list[str], rate: int
 ) -> tuple[dict, dict, list[str]]:
     """(per_file, summary, problems) of `gen_dir/<name>` against each reference file."""
-    from waveflow.audio.io import load_audio
+    from waveflow.audio.data.io import load_audio
     from waveflow.audio.metrics import EvaluationWarning, evaluate_pair, summarize
     from waveflow.errors import WaveflowError
 
@@ -151,13 +151,14 @@ def _better(key: str, value: float, reference: float) -> bool:
 
 def measure_rtf(args: argparse.Namespace, langs: list[str]) -> dict:
     """Real-time factors of WaveGlow and Griffin-Lim on the same test mels, `threads` threads."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ljspeech" / "local"))
     import torch
+    from recipe_summary import times_real_time  # the LJSpeech recipe's speed measurement
 
-    from waveflow.audio.features import MelSpectrogram
-    from waveflow.audio.griffin_lim import griffin_lim
-    from waveflow.audio.io import load_audio
-    from waveflow.audio.recipe_summary import times_real_time
-    from waveflow.audio.synthesis import load_vocoder
+    from waveflow.audio.data.features import MelSpectrogram
+    from waveflow.audio.data.io import load_audio
+    from waveflow.audio.formats.vocoder_file import load_vocoder
+    from waveflow.audio.synthesis.griffin_lim import griffin_lim
 
     torch.set_num_threads(args.threads)
     model, mel_config = load_vocoder(args.checkpoint, torch.device("cpu"))
@@ -230,26 +231,26 @@ def format_markdown(rows: list[dict], speed: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def evaluate_and_report(args: argparse.Namespace, argv: list[str] | None) -> int:
     from waveflow.atomic import atomic_write_text
 
-    args = parse_args(argv)
     langs = [lang for lang in args.langs.split(",") if lang]
     unseen = {lang for lang in args.unseen.split(",") if lang}
-    try:
-        rows = evaluate(args, langs, unseen, argv)
-        speed = measure_rtf(args, langs) if args.checkpoint else None
-    except (ValueError, OSError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"evaluate.py: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+    rows = evaluate(args, langs, unseen, argv)
+    speed = measure_rtf(args, langs) if args.checkpoint else None
     table = format_markdown(rows, speed)
     atomic_write_text(args.out / "table.md", table)
     record = {"rows": rows, "speed": speed, "unseen": sorted(unseen)}
     atomic_write_text(args.out / "table.json", json.dumps(record, indent=2) + "\n")
     print(table, end="")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from waveflow.reporting import run_reporting_errors
+
+    args = parse_args(argv)
+    return run_reporting_errors("evaluate.py", lambda: evaluate_and_report(args, argv))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ Input: the G.722 prompts of `asterisk-core-sounds-<lang>-g722` (16 kHz, 64 kbit/
 
 Each prompt is decoded with PyAV, trimmed to its speech (librosa.effects.trim, 40 dB below
 the peak, keeping 100 ms of margin), resampled 16000 -> --sample-rate Hz (default 22050, the
-Tacotron2 rate; torchaudio's sinc resampler, as `waveflow.audio.io.load_audio`; 16000 keeps the
+Tacotron2 rate; torchaudio's sinc resampler, as `waveflow.audio.data.io.load_audio`; 16000 keeps the
 prompts' native rate), peak-normalised to 0.9 and written as 16-bit
 `DB/wavs/<lang>_<prompt>.wav` (prompt path with `/` as `-`, e.g. `en_digits-7`). Non-speech
 prompts (the `silence/` folder, beeps and tones) are left out. Existing WAVs at that rate are
@@ -180,7 +180,7 @@ def prepare_language(args: argparse.Namespace, lang: str) -> tuple[list[Clip], i
     or is silent (ru/is.g722 is an empty file in the package) is reported and left out."""
     import soundfile
 
-    from waveflow.audio.io import save_wav
+    from waveflow.audio.data.io import save_wav
     from waveflow.errors import WaveflowError
 
     folder = language_dir(args.sounds_root, lang)
@@ -336,18 +336,18 @@ def format_stats(stats: dict) -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        stats = prepare(args)
-    except (ValueError, OSError, ImportError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"prepare_data.py: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+def prepare_and_report(args: argparse.Namespace) -> int:
+    stats = prepare(args)
     print(format_stats(stats))
     print(f"stage 0: corpus in {args.db}, lists and references in {args.dump}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from waveflow.reporting import run_reporting_errors
+
+    args = parse_args(argv)
+    return run_reporting_errors("prepare_data.py", lambda: prepare_and_report(args))
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ def evaluate_dirs(
     directory, or no runnable metric, raises
     `WaveflowError`.
     """
-    from waveflow.audio.io import load_audio
+    from waveflow.audio.data.io import load_audio
 
     runnable = [metric.name for metric in runnable_metrics(metrics)]
     pairing = pair_files(ref_dir, gen_dir)

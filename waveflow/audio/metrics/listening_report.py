@@ -3,7 +3,7 @@
 `write_listening_report(page, ref_dir, systems, ...)` writes `page` (e.g. `report.html`) and,
 beside it, the folder `<page stem>_files/`: a copy of every audio file the page plays
 (`recording/`, one folder per system) and one PNG per system and clip (reference / system /
-difference log-mel, `waveflow.audio.plots.plot_file_comparison`). The page has, per clip, a
+difference log-mel, `waveflow.audio.metrics.plots.plot_file_comparison`). The page has, per clip, a
 player for the recording and for every system with the system's spectrogram PNG and metrics,
 the best value of each metric marked; above them the summary table (mean, std, n per system,
 best marked), and below them the settings and the command that made it.
@@ -148,7 +148,7 @@ def _system_cell(
     audio = _copy(files[stem], folder)
     png = None
     if plots and values is not None:
-        from waveflow.audio.plots import plot_file_comparison
+        from waveflow.audio.metrics.plots import plot_file_comparison
 
         png = folder / f"{stem}.png"
         plot_file_comparison(ref_path, files[stem], png, sample_rate, f"{stem}: {system.name}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
 from waveflow.errors import WaveflowError
 
 

@@ -232,7 +232,11 @@ def toy_models(args, seed: int) -> list[tuple[str, nn.Module, object]]:
 
     spline = flow("spline", args.toy_hidden)
     target = count(spline)
-    width = min(range(8, 1024), key=lambda w: abs(count(flow("affine", w)) - target))
+    low, high = 1, 1024  # the parameter count grows with the width: bisect for the target
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if count(flow("affine", mid)) <= target else (low, mid)
+    width = min((low, high), key=lambda w: abs(count(flow("affine", w)) - target))
     torch.manual_seed(seed)
     affine = flow("affine", width)
     torch.manual_seed(seed)

@@ -1,0 +1,184 @@
+"""Every synthesis path at every precision and in every grad mode: no traceback, finite audio
+of the right length, low precision close to float32.
+
+Paths: ``WaveGlow.infer`` whole and in chunks, streaming (``stream_synthesis``) for the
+published layout, a conditional prior with early outputs, the ``light`` and the ``fast``
+(lapped) presets' options; the IAF student; the exported TorchScript graph (a float32 graph by
+contract: inputs and outputs are float32, so it is checked at fp32 only). Grad modes: autograd
+on, ``torch.no_grad()``, ``torch.inference_mode()`` (the mode PyTorch recommends for inference).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+
+import pytest
+import torch
+from waveglow_fixtures import CONFIGS, TINY, make_vocoder
+
+from waveflow.audio.chunked import minimum_chunk_samples, stream_synthesis
+from waveflow.audio.export import VocoderInference, export_torchscript
+from waveflow.audio.student import IAFStudent, IAFStudentConfig
+from waveflow.audio.waveglow import WaveGlow
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+GRAD_MODES = {
+    "autograd": contextlib.nullcontext,
+    "no_grad": torch.no_grad,
+    "inference_mode": torch.inference_mode,
+}
+# relative L2 distance of the audio to float32 from the same latent: about 5 units of the
+# format's rounding (measured over this matrix: bf16 <= 0.0045, fp16 <= 0.00055)
+TOLERANCE = {torch.float32: 1e-6, torch.bfloat16: 0.02, torch.float16: 0.003}
+MODELS = {
+    "published": CONFIGS["published-layout"],
+    "conditional-prior": {**TINY, "prior": "conditional"},  # Split prior nets + LearnedPrior
+    "light": CONFIGS["light-layout"],
+    "fast-lapped": CONFIGS["fast-lapped-layout"],
+}
+FRAMES = 48
+SEED = 3
+
+
+@functools.cache
+def vocoder(name: str) -> WaveGlow:
+    return make_vocoder(MODELS[name])
+
+
+@functools.cache
+def student() -> IAFStudent:
+    torch.manual_seed(0)
+    model = IAFStudent(
+        IAFStudentConfig(n_mel_channels=8, n_flows=2, n_layers=3, n_channels=8,
+                         hop_length=16, upsample_kernel=64)
+    )  # fmt: skip
+    with torch.no_grad():
+        for module in model.modules():
+            if hasattr(module, "end"):
+                module.end.weight.normal_(0, 0.1)
+    return model.eval()
+
+
+def mel_for(n_mel: int, frames: int = FRAMES) -> torch.Tensor:
+    return torch.randn(2, n_mel, frames, generator=torch.Generator().manual_seed(1)) - 4.0
+
+
+def generator() -> torch.Generator:
+    return torch.Generator().manual_seed(SEED)
+
+
+def whole(model: WaveGlow, mel: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return model.infer(mel, generator=generator(), dtype=dtype)
+
+
+def chunked(model: WaveGlow, mel: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    chunk = minimum_chunk_samples(model)
+    assert mel.shape[2] * model.config.hop_length >= 3 * chunk  # really several chunks
+    return model.infer(mel, generator=generator(), dtype=dtype, chunk_samples=chunk)
+
+
+def streaming(model: WaveGlow, mel: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    blocks = [mel[:, :, i : i + 5] for i in range(0, mel.shape[2], 5)]
+    return torch.cat(list(stream_synthesis(model, blocks, generator=generator(), dtype=dtype)), 1)
+
+
+PATHS = {"whole": whole, "chunked": chunked, "streaming": streaming}
+
+
+def check_audio(audio: torch.Tensor, reference: torch.Tensor, dtype: torch.dtype) -> None:
+    assert audio.shape == reference.shape
+    assert audio.dtype == torch.float32
+    assert torch.isfinite(audio).all()
+    distance = ((audio - reference).norm() / reference.norm()).item()
+    assert distance < TOLERANCE[dtype], f"relative distance to float32: {distance:.2e}"
+
+
+@functools.cache
+def reference(name: str, path: str) -> torch.Tensor:
+    model = vocoder(name)
+    mel = mel_for(model.config.n_mel_channels)
+    with torch.no_grad():
+        audio = PATHS[path](model, mel, torch.float32)
+    assert audio.shape == (2, FRAMES * model.config.hop_length)
+    return audio
+
+
+@pytest.mark.parametrize("mode", GRAD_MODES)
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name", MODELS)
+def test_waveglow_synthesis_paths(name, path, precision, mode):
+    model, dtype = vocoder(name), PRECISIONS[precision]
+    mel = mel_for(model.config.n_mel_channels)
+    with GRAD_MODES[mode]():
+        audio = PATHS[path](model, mel, dtype)
+    check_audio(audio, reference(name, path), dtype)
+
+
+def test_the_paths_agree_in_float32():
+    """Whole, chunked and streaming synthesis are the same function (the chunks are exact)."""
+    for name in MODELS:
+        torch.testing.assert_close(reference(name, "chunked"), reference(name, "whole"))
+        torch.testing.assert_close(reference(name, "streaming"), reference(name, "whole"))
+
+
+@pytest.mark.parametrize("mode", GRAD_MODES)
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_student_synthesis(precision, mode):
+    model, dtype = student(), PRECISIONS[precision]
+    mel = mel_for(model.config.n_mel_channels)
+    with torch.no_grad():
+        expected = model.infer(mel, generator=generator())
+    with GRAD_MODES[mode]():
+        audio = model.infer(mel, generator=generator(), dtype=dtype)
+    check_audio(audio, expected, dtype)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit.load is deprecated in 2.9+
+@pytest.mark.parametrize("mode", GRAD_MODES)
+def test_exported_torchscript(mode):
+    model = vocoder("fast-lapped")
+    inference = VocoderInference(model)
+    scripted = torch.jit.load(io.BytesIO(export_torchscript(inference)))
+    mel, z = inference.example_inputs(2, FRAMES)
+    with torch.no_grad():
+        expected = inference(mel, z)
+    with GRAD_MODES[mode]():
+        audio = scripted(mel, z)
+    check_audio(audio, expected, torch.float32)
+
+
+def fresh_copy(model: WaveGlow) -> WaveGlow:
+    """A new model with ``model``'s weights and no cached values."""
+    copy = WaveGlow(model.config)
+    copy.load_state_dict(model.state_dict())
+    return copy.eval()
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_weight_caches_follow_training_steps_and_loads(mode):
+    """The weights derived and cached for synthesis (fused skip projections, 1x1 inverses,
+    upsampler GEMM weight) are reused between calls and recomputed when training or a load
+    changes the weights, also when the synthesis runs under ``inference_mode``."""
+    model = make_vocoder(MODELS["conditional-prior"], seed=1)
+    mel = mel_for(model.config.n_mel_channels)
+    net = model.flow_steps()[0].coupling.net
+    with GRAD_MODES[mode]():
+        before = whole(model, mel, torch.float32)
+        first = net._projection(0, net.res_skip_layers[0])[0]
+        assert net._projection(0, net.res_skip_layers[0])[0] is first  # cached
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    audio = 0.1 * torch.randn(2, FRAMES * model.config.hop_length)
+    model.nll(audio, mel)["nvidia_loss"].backward()
+    optimizer.step()
+    with GRAD_MODES[mode]():
+        after = whole(model, mel, torch.float32)
+    assert (after - before).abs().max() > 1e-3
+    torch.testing.assert_close(after, whole(fresh_copy(model), mel, torch.float32))
+    other = make_vocoder(MODELS["conditional-prior"], seed=2)
+    with GRAD_MODES[mode]():
+        model.load_state_dict(other.state_dict())
+        loaded = whole(model, mel, torch.float32)
+    torch.testing.assert_close(loaded, whole(other, mel, torch.float32))

@@ -6,6 +6,8 @@ published layout, a conditional prior with early outputs, the ``light`` and the 
 (lapped) presets' options; the IAF student; the exported TorchScript graph (a float32 graph by
 contract: inputs and outputs are float32, so it is checked at fp32 only). Grad modes: autograd
 on, ``torch.no_grad()``, ``torch.inference_mode()`` (the mode PyTorch recommends for inference).
+Low precision is forced on (as on a CPU or GPU with native bf16/fp16 units) so that it really
+runs; the fallback to float32 on CPUs without them is tested at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import functools
 import io
 
+import numpy as np
 import pytest
 import torch
 from waveglow_fixtures import CONFIGS, TINY, make_vocoder
@@ -22,6 +25,9 @@ from waveflow.audio.chunked import minimum_chunk_samples, stream_synthesis
 from waveflow.audio.export import VocoderInference, export_torchscript
 from waveflow.audio.student import IAFStudent, IAFStudentConfig
 from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.wavenet import PrecisionFallbackWarning
+from waveflow.cli import main
+from waveflow.device import cpu_has_native, native_low_precision
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 GRAD_MODES = {
@@ -40,6 +46,12 @@ MODELS = {
 }
 FRAMES = 48
 SEED = 3
+
+
+@pytest.fixture(autouse=True)
+def native_units(monkeypatch):
+    """Every low precision runs as asked (see the module docstring)."""
+    monkeypatch.setattr("waveflow.device.cpu_has_native", lambda dtype: True)
 
 
 @functools.cache
@@ -93,6 +105,8 @@ def check_audio(audio: torch.Tensor, reference: torch.Tensor, dtype: torch.dtype
     assert torch.isfinite(audio).all()
     distance = ((audio - reference).norm() / reference.norm()).item()
     assert distance < TOLERANCE[dtype], f"relative distance to float32: {distance:.2e}"
+    if dtype != torch.float32:
+        assert distance > 0  # it did run in low precision
 
 
 @functools.cache
@@ -136,12 +150,16 @@ def test_student_synthesis(precision, mode):
     check_audio(audio, expected, dtype)
 
 
+@functools.cache
+def exported() -> tuple[VocoderInference, torch.jit.ScriptModule]:
+    inference = VocoderInference(vocoder("fast-lapped"))
+    return inference, torch.jit.load(io.BytesIO(export_torchscript(inference)))
+
+
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit.load is deprecated in 2.9+
 @pytest.mark.parametrize("mode", GRAD_MODES)
 def test_exported_torchscript(mode):
-    model = vocoder("fast-lapped")
-    inference = VocoderInference(model)
-    scripted = torch.jit.load(io.BytesIO(export_torchscript(inference)))
+    inference, scripted = exported()
     mel, z = inference.example_inputs(2, FRAMES)
     with torch.no_grad():
         expected = inference(mel, z)
@@ -182,3 +200,40 @@ def test_weight_caches_follow_training_steps_and_loads(mode):
         model.load_state_dict(other.state_dict())
         loaded = whole(model, mel, torch.float32)
     torch.testing.assert_close(loaded, whole(other, mel, torch.float32))
+
+
+@pytest.fixture
+def no_native_units(monkeypatch):
+    monkeypatch.setattr("waveflow.device.cpu_has_native", lambda dtype: False)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_without_native_units_synthesis_runs_float32(no_native_units, precision):
+    model = vocoder("light")
+    mel = mel_for(model.config.n_mel_channels)
+    name = {"bf16": "bfloat16", "fp16": "float16"}[precision]
+    with pytest.warns(PrecisionFallbackWarning, match=f"{name} asked for"):
+        audio = whole(model, mel, PRECISIONS[precision])
+    torch.testing.assert_close(audio, reference("light", "whole"), rtol=0, atol=0)
+    with pytest.warns(PrecisionFallbackWarning):
+        student().infer(mel_for(8), dtype=PRECISIONS[precision])
+
+
+def test_the_fallback_is_one_warning_line_in_the_cli(no_native_units, tmp_path, capsys):
+    """``--dtype bf16`` on such a CPU: one ``warning:`` line, however many chunks are run."""
+    mel = tmp_path / "clip.npy"
+    np.save(mel, np.random.default_rng(0).normal(-5.0, 1.0, (80, 400)).astype(np.float32))
+    args = ["synthesize", str(mel), "--out", str(tmp_path / "out"), "--dtype", "bf16"]
+    assert main([*args, "--chunk-samples", str(64 * 256)]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert len(lines) == 1 and "running float32" in lines[0], lines
+
+
+@pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")
+def test_native_units_decision():
+    """The decision follows torch's own oneDNN checks and its switch; GPUs are trusted."""
+    with torch.backends.mkldnn.flags(enabled=False):
+        assert not cpu_has_native(torch.bfloat16) and not cpu_has_native(torch.float16)
+    for dtype, probe in [(torch.bfloat16, torch.ops.mkldnn._is_mkldnn_bf16_supported)]:
+        assert cpu_has_native(dtype) == (torch.backends.mkldnn.is_available() and probe())
+    assert native_low_precision(torch.float16, torch.device("meta"))

@@ -28,6 +28,7 @@ output channel); :func:`remove_weight_norm` folds it into plain weights for infe
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator
 
 import torch
@@ -37,6 +38,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 from waveflow.bijectors.base import weights_key
+from waveflow.device import native_low_precision
 
 
 def weight_normed_conv(
@@ -199,9 +201,27 @@ def gated_activation(pre: Tensor, cond: Tensor, inplace: bool) -> Tensor:
     return pre[:, :n].tanh_().mul_(pre[:, n:].sigmoid_())
 
 
-def low_precision(dtype: torch.dtype | None) -> torch.dtype | None:
-    """``dtype`` if it asks for bf16/fp16 autocast in synthesis, else None (full precision)."""
-    return dtype if dtype is not None and dtype not in (torch.float32, torch.float64) else None
+class PrecisionFallbackWarning(UserWarning):
+    """A low precision was asked for on a device that does not compute it natively."""
+
+
+def low_precision(dtype: torch.dtype | None, device: torch.device) -> torch.dtype | None:
+    """``dtype`` if it asks for bf16/fp16 autocast in synthesis on ``device``, else None (full
+    precision). On a device without native ``dtype`` units
+    (:func:`waveflow.device.native_low_precision`: a CPU without AVX512-BF16/AMX for bf16) it
+    warns once and runs full precision, which is then about 30x faster."""
+    if dtype is None or dtype in (torch.float32, torch.float64):
+        return None
+    if not native_low_precision(dtype, device):
+        name = str(dtype).removeprefix("torch.")
+        warnings.warn(
+            f"{name} asked for, but this {device.type.upper()} has no native {name} units, so "
+            f"torch would decompose {name} convolutions (about 30x slower): running float32",
+            PrecisionFallbackWarning,
+            stacklevel=1,  # one location: one line per process however many calls warn
+        )
+        return None
+    return dtype
 
 
 def autocast_forward(

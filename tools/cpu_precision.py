@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     torch.manual_seed(0)
     model = WaveGlow(**waveglow_config(opts.config)).eval().remove_weight_norm()
-    mel = torch.randn(1, model.config.n_mel_channels, opts.frames) - 5.0
+    mel = torch.randn(1, model.config.n_mel_channels, opts.frames, device="cpu") - 5.0
 
     def synth(dtype: torch.dtype):
         def run() -> None:

@@ -73,11 +73,12 @@ class VocoderInference(nn.Module):
 
     def example_inputs(self, batch: int, frames: int, seed: int = 0) -> tuple[Tensor, Tensor]:
         """A log-mel-like ``mel [batch, n_mel, frames]`` and a latent at temperature 0.6."""
-        generator = torch.Generator().manual_seed(seed)
-        mel = torch.randn(batch, self.n_mel_channels, frames, generator=generator) * 2.0 - 6.0
-        z = torch.randn(batch, frames * self.hop_length, generator=generator) * 0.6
+        generator = torch.Generator().manual_seed(seed)  # on the CPU: the same on every device
+        cpu = generator.device
+        mel = torch.randn(batch, self.n_mel_channels, frames, generator=generator, device=cpu)
+        z = torch.randn(batch, frames * self.hop_length, generator=generator, device=cpu)
         device = next(self.parameters()).device
-        return mel.to(device), z.to(device)
+        return (mel * 2.0 - 6.0).to(device), (z * 0.6).to(device)
 
 
 def folded_copy(model: WaveGlow) -> WaveGlow:

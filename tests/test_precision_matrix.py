@@ -13,6 +13,7 @@ runs; the fallback to float32 on CPUs without them is tested at the end.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import io
 
@@ -77,23 +78,24 @@ def mel_for(n_mel: int, frames: int = FRAMES) -> torch.Tensor:
     return torch.randn(2, n_mel, frames, generator=torch.Generator().manual_seed(1)) - 4.0
 
 
-def generator() -> torch.Generator:
-    return torch.Generator().manual_seed(SEED)
+def generator(device: torch.device | str = "cpu") -> torch.Generator:
+    return torch.Generator(device).manual_seed(SEED)
 
 
 def whole(model: WaveGlow, mel: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return model.infer(mel, generator=generator(), dtype=dtype)
+    return model.infer(mel, generator=generator(mel.device), dtype=dtype)
 
 
 def chunked(model: WaveGlow, mel: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     chunk = minimum_chunk_samples(model)
     assert mel.shape[2] * model.config.hop_length >= 3 * chunk  # really several chunks
-    return model.infer(mel, generator=generator(), dtype=dtype, chunk_samples=chunk)
+    return model.infer(mel, generator=generator(mel.device), dtype=dtype, chunk_samples=chunk)
 
 
 def streaming(model: WaveGlow, mel: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     blocks = [mel[:, :, i : i + 5] for i in range(0, mel.shape[2], 5)]
-    return torch.cat(list(stream_synthesis(model, blocks, generator=generator(), dtype=dtype)), 1)
+    stream = stream_synthesis(model, blocks, generator=generator(mel.device), dtype=dtype)
+    return torch.cat(list(stream), 1)
 
 
 PATHS = {"whole": whole, "chunked": chunked, "streaming": streaming}
@@ -101,7 +103,7 @@ PATHS = {"whole": whole, "chunked": chunked, "streaming": streaming}
 
 def check_audio(audio: torch.Tensor, reference: torch.Tensor, dtype: torch.dtype) -> None:
     assert audio.shape == reference.shape
-    assert audio.dtype == torch.float32
+    assert audio.dtype == torch.float32 and audio.device == reference.device
     assert torch.isfinite(audio).all()
     distance = ((audio - reference).norm() / reference.norm()).item()
     assert distance < TOLERANCE[dtype], f"relative distance to float32: {distance:.2e}"
@@ -237,3 +239,33 @@ def test_native_units_decision():
     for dtype, probe in [(torch.bfloat16, torch.ops.mkldnn._is_mkldnn_bf16_supported)]:
         assert cpu_has_native(dtype) == (torch.backends.mkldnn.is_available() and probe())
     assert native_low_precision(torch.float16, torch.device("meta"))
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@CUDA
+@pytest.mark.parametrize("name", MODELS)
+def test_synthesis_paths_on_cuda(name):
+    """The matrix on a GPU (native units): every path, precision and grad mode."""
+    model = copy.deepcopy(vocoder(name)).cuda()
+    mel = mel_for(model.config.n_mel_channels).cuda()
+    for path, synthesize in PATHS.items():
+        with torch.no_grad():
+            expected = synthesize(model, mel, torch.float32)
+        for dtype in PRECISIONS.values():
+            for mode in GRAD_MODES.values():
+                with mode():
+                    check_audio(synthesize(model, mel, dtype), expected, dtype)
+        cpu = reference(name, path)  # fp32 on the GPU is the CPU's function (cuDNN's TF32 aside)
+        assert (expected.cpu() - cpu).norm() / cpu.norm() < 5e-3
+
+
+@CUDA
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_default_vocoder_copy_synthesis_on_cuda(precision, demo_corpus, tmp_path):
+    clip = sorted((demo_corpus / "wavs").glob("*.flac"))[0]
+    out = tmp_path / "out"
+    assert main(["copy-synthesis", str(clip), "--out", str(out), "--device", "cuda",
+                 "--dtype", precision]) == 0  # fmt: skip
+    assert len(list(out.glob("*.wav"))) == 1

@@ -4,7 +4,8 @@ of the right length, low precision close to float32.
 Paths: ``WaveGlow.infer`` whole and in chunks, streaming (``stream_synthesis``) for the
 published layout, a conditional prior with early outputs, the ``light`` and the ``fast``
 (lapped) presets' options; the IAF student; the exported TorchScript graph (a float32 graph by
-contract: inputs and outputs are float32, so it is checked at fp32 only). Grad modes: autograd
+contract: inputs and outputs are float32, so it is checked at fp32 only) and the exported ONNX
+graph through onnxruntime (fp32 likewise). Grad modes: autograd
 on, ``torch.no_grad()``, ``torch.inference_mode()`` (the mode PyTorch recommends for inference).
 Low precision is forced on (as on a CPU or GPU with native bf16/fp16 units) so that it really
 runs; the fallback to float32 on CPUs without them is tested at the end.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import importlib.util
 import io
 
 import numpy as np
@@ -23,7 +25,12 @@ import torch
 from waveglow_fixtures import CONFIGS, TINY, make_vocoder
 
 from waveflow.audio.chunked import minimum_chunk_samples, stream_synthesis
-from waveflow.audio.export import VocoderInference, export_torchscript
+from waveflow.audio.export import (
+    VocoderInference,
+    export_onnx,
+    export_torchscript,
+    onnxruntime_runner,
+)
 from waveflow.audio.student import IAFStudent, IAFStudentConfig
 from waveflow.audio.waveglow import WaveGlow
 from waveflow.audio.wavenet import PrecisionFallbackWarning
@@ -152,22 +159,19 @@ def test_student_synthesis(precision, mode):
     check_audio(audio, expected, dtype)
 
 
-@functools.cache
-def exported() -> tuple[VocoderInference, torch.jit.ScriptModule]:
-    inference = VocoderInference(vocoder("fast-lapped"))
-    return inference, torch.jit.load(io.BytesIO(export_torchscript(inference)))
-
-
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit.load is deprecated in 2.9+
 @pytest.mark.parametrize("mode", GRAD_MODES)
-def test_exported_torchscript(mode):
-    inference, scripted = exported()
-    mel, z = inference.example_inputs(2, FRAMES)
-    with torch.no_grad():
-        expected = inference(mel, z)
+def test_exported_models(mode):
+    """Built, exported and run in each grad mode (ONNX through onnxruntime when installed)."""
     with GRAD_MODES[mode]():
-        audio = scripted(mel, z)
-    check_audio(audio, expected, torch.float32)
+        inference = VocoderInference(vocoder("fast-lapped"))
+        mel, z = inference.example_inputs(2, FRAMES)
+        expected = inference(mel, z)
+        scripted = torch.jit.load(io.BytesIO(export_torchscript(inference)))
+        check_audio(scripted(mel, z), expected, torch.float32)
+        if importlib.util.find_spec("onnxruntime") is not None:
+            run = onnxruntime_runner(export_onnx(inference))
+            torch.testing.assert_close(run(mel, z), expected, rtol=1e-4, atol=1e-4)
 
 
 def fresh_copy(model: WaveGlow) -> WaveGlow:

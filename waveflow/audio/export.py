@@ -59,13 +59,16 @@ class VocoderInference(nn.Module):
 
     def __init__(self, model: WaveGlow) -> None:
         super().__init__()
-        self.model = folded_copy(model).eval().requires_grad_(False)
+        # normal tensors even when built under inference_mode: the cached inverses (constants
+        # of the exported graph) need the parameters' version counters
+        with torch.inference_mode(False):
+            self.model = folded_copy(model).eval().requires_grad_(False)
+            with torch.no_grad():
+                for layer in self.model.modules():
+                    if isinstance(layer, InvertibleConv1x1):
+                        layer.inverse_matrix()
         self.hop_length: int = model.config.hop_length
         self.n_mel_channels: int = model.config.n_mel_channels
-        with torch.no_grad():
-            for layer in self.model.modules():
-                if isinstance(layer, InvertibleConv1x1):
-                    layer.inverse_matrix()
 
     def forward(self, mel: Tensor, z: Tensor) -> Tensor:
         cond = self.model.condition(mel, z.shape[1])

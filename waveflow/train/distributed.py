@@ -59,8 +59,14 @@ def setup_distributed(device: str) -> DistEnv:
 
 
 def cleanup_distributed(env: DistEnv) -> None:
-    """Leave the process group started by `setup_distributed`."""
+    """Leave the process group started by `setup_distributed`.
+
+    Every rank waits for the others first: a gloo rank that tears its group down while a peer
+    still has a collective in flight aborts the peer ("terminate called without an active
+    exception"), which a busy machine makes likely.
+    """
     if env.distributed and dist.is_initialized():
+        barrier(env)
         dist.destroy_process_group()
 
 

@@ -202,3 +202,13 @@ def test_glow_train_case_uses_the_recipe_schedule_and_stays_finite_where_adam_bl
     result = glow_train_case(spec)
     assert result["schedule"]["grad_clip"] == schedule.grad_clip
     assert math.isfinite(result["final_loss"]) and result["final_loss"] < 2 * losses[0]
+
+
+def test_synth_records_the_precision_it_ran_in(tmp_path: Path, monkeypatch, capsys) -> None:
+    """On a CPU without native fp16 units ``--dtype fp16`` runs fp32 and says so."""
+    monkeypatch.setattr("waveflow.device.cpu_has_native", lambda dtype: dtype == torch.bfloat16)
+    fp16 = run_quick("synth", tmp_path / "a.json", "--seconds", "0.05", "--dtype", "fp16")
+    assert fp16["results"][0]["ran_in"] == "fp32"
+    assert "(ran in fp32)" in capsys.readouterr().out
+    bf16 = run_quick("synth", tmp_path / "b.json", "--seconds", "0.05", "--dtype", "bf16")
+    assert bf16["results"][0]["ran_in"] == "bf16"

@@ -54,6 +54,16 @@ def autocast(device: torch.device, dtype: str) -> contextlib.AbstractContextMana
     return torch.autocast(device.type, dtype=DTYPES[dtype])
 
 
+def synthesis_precision(device: torch.device, dtype: str) -> str:
+    """The precision a synthesis at ``dtype`` really runs in on ``device``: low precision falls
+    back to fp32 where the device has no native units for it
+    (:func:`waveflow.device.native_low_precision`)."""
+    from waveflow.device import native_low_precision
+
+    native = dtype == "fp32" or native_low_precision(DTYPES[dtype], device)
+    return dtype if native else "fp32"
+
+
 def _timed(spec: dict[str, Any], device: torch.device, fn: Callable[[], object]) -> dict:
     """Time ``fn`` per the spec and attach the memory figures of the timed window."""
     baseline = baseline_bytes(device)
@@ -91,6 +101,7 @@ def synth_case(spec: dict[str, Any]) -> dict[str, Any]:
     median = result["timing"]["median_s"]
     return {
         **result,
+        "ran_in": synthesis_precision(device, spec["dtype"]),
         "output_samples": samples,
         "audio_seconds": samples / spec["sample_rate"],
         "samples_per_s": samples / median,

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .cases import DTYPES, autocast, resolve_device, synchronizer
+from .cases import DTYPES, autocast, resolve_device, synchronizer, synthesis_precision
 from .commands import frames_for
 from .machine import machine_info
 from .report import format_table
@@ -201,6 +201,9 @@ def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
         },
         "model": model,
         "equivalence": check,
+        "synthesis_ran_in": {
+            d: synthesis_precision(resolve_device(opts.device), d) for d in opts.dtypes
+        },
         "results": rows,
     }
     unit = {"synth": "kHz", "train": "samples/s"}
@@ -221,4 +224,7 @@ def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
     )
     diff = check["max_abs_diff_sigma0"]
     table += f"\n# same maths: max |reference - waveflow| at sigma 0 = {diff:.2e}"
+    for asked, ran in section["synthesis_ran_in"].items():
+        if asked != ran:
+            table += f"\n# synthesis {asked} ran in {ran}: no native {asked} units on this device"
     return section, table

@@ -4,10 +4,11 @@ On a CPU every tensor lands on the CPU whether or not the code asked for the mod
 a CPU run cannot tell ``torch.zeros(n)`` from ``torch.zeros(n, device=x.device)``; on a GPU the
 first one fails ("Expected all tensors to be on the same device"). Inside
 :class:`ImplicitDeviceCheck` a tensor factory (``torch.zeros``, ``randn``, ``arange``,
-``tensor``, ... : torch's own list of functions that take ``device=``) called WITHOUT ``device=``
-from the project's code (``waveflow/``, ``tools/``, the NVIDIA reference ``tests/nvidia_layout.py``)
-raises an AssertionError naming the file and line. Building modules is exempt (an
-``nn.Module.__init__`` on the stack: models are built on the CPU and moved with ``.to``); so are
+``tensor``, ... : torch's own list of functions that take ``device=``) called WITHOUT
+``device=`` directly from the project's code (``waveflow/``, ``tools/``, the NVIDIA reference
+``tests/nvidia_layout.py``; not torch's own code, such as an optimizer's state) raises an
+AssertionError naming the file and line. Building modules is exempt (an ``nn.Module.__init__``
+on the stack: models are built on the CPU and moved with ``.to``); so are
 the ``*_like`` and ``Tensor.new_*`` factories, which follow their input.
 """
 
@@ -25,19 +26,18 @@ CHECKED = (ROOT / "waveflow", ROOT / "tools", ROOT / "tests" / "nvidia_layout.py
 
 
 def _project_caller() -> tuple[str, int] | None:
-    """File and line of the project code that made the call, unless it builds a module."""
+    """File and line of the project code that made the call (torch's factories are builtins,
+    so the calling frame is the caller's), unless the call is torch's own or builds a module."""
     frame = sys._getframe(2)
-    caller = None
+    path = Path(frame.f_code.co_filename)
+    if not any(path == c or c in path.parents for c in CHECKED):
+        return None
+    caller = (str(path.relative_to(ROOT)), frame.f_lineno)
     while frame is not None:
-        path = Path(frame.f_code.co_filename)
         if frame.f_code.co_name == "__init__" and isinstance(
             frame.f_locals.get("self"), torch.nn.Module
         ):
             return None
-        if caller is None and not str(path).startswith(str(Path(torch.__file__).parent)):
-            if not any(path == c or c in path.parents for c in CHECKED):
-                return None
-            caller = (str(path.relative_to(ROOT)), frame.f_lineno)
         frame = frame.f_back
     return caller
 

@@ -230,7 +230,7 @@ def test_the_fallback_is_one_warning_line_in_the_cli(no_native_units, tmp_path, 
     mel = tmp_path / "clip.npy"
     np.save(mel, np.random.default_rng(0).normal(-5.0, 1.0, (80, 400)).astype(np.float32))
     args = ["synthesize", str(mel), "--out", str(tmp_path / "out"), "--dtype", "bf16"]
-    assert main([*args, "--chunk-samples", str(64 * 256)]) == 0
+    assert main([*args, "--device", "cpu", "--chunk-samples", str(64 * 256)]) == 0
     lines = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
     assert len(lines) == 1 and "running float32" in lines[0], lines
 

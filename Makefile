@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint demo docs clean
+.PHONY: setup browser test lint demo docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Optional: Debian's headless Chromium, which opens the listening report in a test
+# (tests/test_listening_report.py; skipped with the reason when no Chromium is installed).
+browser:
+	command -v chromium > /dev/null || (apt-get update && apt-get install -y chromium)
+
 lint: $(STAMP)
-	$(BIN)/ruff check waveflow tests tools recipes
+	$(BIN)/ruff check waveflow tests tools recipes hubconf.py
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -5,8 +5,8 @@ a CPU run cannot tell ``torch.zeros(n)`` from ``torch.zeros(n, device=x.device)`
 first one fails ("Expected all tensors to be on the same device"). Inside
 :class:`ImplicitDeviceCheck` a tensor factory (``torch.zeros``, ``randn``, ``arange``,
 ``tensor``, ... : torch's own list of functions that take ``device=``) called WITHOUT
-``device=`` directly from the project's code (``waveflow/``, ``tools/``, the NVIDIA reference
-``tests/nvidia_layout.py``; not torch's own code, such as an optimizer's state) raises an
+``device=`` directly from the project's code (``waveflow/``, ``tools/``, with the NVIDIA reference
+``tools/reference/nvidia_maths.py``; not torch's own code, such as an optimizer's state) raises an
 AssertionError naming the file and line. Building modules is exempt (an ``nn.Module.__init__``
 on the stack: models are built on the CPU and moved with ``.to``); so are
 the ``*_like`` and ``Tensor.new_*`` factories, which follow their input.
@@ -22,7 +22,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKED = (ROOT / "waveflow", ROOT / "tools", ROOT / "tests" / "nvidia_layout.py")
+CHECKED = (ROOT / "waveflow", ROOT / "tools")
 
 
 def _project_caller() -> tuple[str, int] | None:

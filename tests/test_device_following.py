@@ -16,9 +16,9 @@ import torch
 from device_check import ImplicitDeviceCheck
 from waveglow_fixtures import CONFIGS, make_vocoder
 
-from waveflow.audio import chunked
-from waveflow.audio.export import VocoderInference
-from waveflow.audio.synthesis import SynthesisJob, SynthesisSettings, synthesize_to_files
+from waveflow.audio.formats.export import VocoderInference
+from waveflow.audio.models import chunked
+from waveflow.audio.synthesis.batch import SynthesisJob, SynthesisSettings, synthesize_to_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 

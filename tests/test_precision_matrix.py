@@ -24,16 +24,16 @@ import pytest
 import torch
 from waveglow_fixtures import CONFIGS, TINY, make_vocoder
 
-from waveflow.audio.chunked import minimum_chunk_samples, stream_synthesis
-from waveflow.audio.export import (
+from waveflow.audio.formats.export import (
     VocoderInference,
     export_onnx,
     export_torchscript,
     onnxruntime_runner,
 )
-from waveflow.audio.student import IAFStudent, IAFStudentConfig
-from waveflow.audio.waveglow import WaveGlow
-from waveflow.audio.wavenet import PrecisionFallbackWarning
+from waveflow.audio.models.chunked import minimum_chunk_samples, stream_synthesis
+from waveflow.audio.models.student import IAFStudent, IAFStudentConfig
+from waveflow.audio.models.waveglow import WaveGlow
+from waveflow.audio.models.wavenet import PrecisionFallbackWarning
 from waveflow.cli import main
 from waveflow.device import cpu_has_native, native_low_precision
 

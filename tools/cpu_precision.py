@@ -2,7 +2,7 @@
 
 Runs WaveGlow synthesis of a short mel (random weights, weight norm folded) at fp32, bf16 and
 fp16 in alternating rounds, each low precision FORCED on (bypassing the fallback that
-:func:`waveflow.audio.wavenet.low_precision` applies on a CPU without native units) so that
+:func:`waveflow.audio.models.wavenet.low_precision` applies on a CPU without native units) so that
 the cost it avoids is measured, and counts the aten operations ``torch.profiler`` records for
 one synthesis (every event, views and allocations included). Also prints this CPU's
 :func:`waveflow.device.cpu_has_native` answer, i.e. what a plain ``--dtype`` run will do.
@@ -28,7 +28,7 @@ from bench.machine import machine_info  # noqa: E402
 from bench.presets import waveglow_config  # noqa: E402
 from bench.versus import alternate  # noqa: E402
 
-from waveflow.audio.waveglow import WaveGlow  # noqa: E402
+from waveflow.audio.models.waveglow import WaveGlow  # noqa: E402
 from waveflow.device import cpu_has_native  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return run
 
     cases = {name: synth(dtype) for name, dtype in DTYPES.items()}
-    with mock.patch("waveflow.audio.wavenet.native_low_precision", return_value=True):
+    with mock.patch("waveflow.audio.models.wavenet.native_low_precision", return_value=True):
         seconds = alternate(cases, opts.rounds, 1, lambda: None)
         ops = {name: aten_ops(run) for name, run in cases.items()}
     info = machine_info(torch.device("cpu"))

@@ -23,21 +23,13 @@ from typing import Any
 
 import torch
 
+from waveflow.device import DTYPES, resolve_device
 from waveflow.train.config import TrainConfig
 
 from .memory import baseline_bytes, memory_report, reset_peak
 from .stats import summarize, time_runs
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 GLOW_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "cifar10" / "conf" / "glow.yaml"
-
-
-def resolve_device(name: str) -> torch.device:
-    """``torch.device(name)``, refusing CUDA when it is not available."""
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: CUDA is not available on this machine")
-    return device
 
 
 def synchronizer(device: torch.device) -> Callable[[], None]:
@@ -79,7 +71,7 @@ def _finite(value: torch.Tensor, what: str) -> None:
 
 def synth_case(spec: dict[str, Any]) -> dict[str, Any]:
     """WaveGlow synthesis of ``batch_size`` mels of ``frames`` frames (weight norm removed)."""
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     device = resolve_device(spec["device"])
     torch.manual_seed(0)
@@ -124,13 +116,13 @@ def export_case(spec: dict[str, Any]) -> dict[str, Any]:
     """
     import io
 
-    from waveflow.audio.export import (
+    from waveflow.audio.formats.export import (
         VocoderInference,
         export_onnx,
         export_torchscript,
         onnxruntime_runner,
     )
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     if spec["device"] != "cpu" or spec["dtype"] != "fp32":
         raise ValueError("the export benchmark runs on the CPU in fp32 (--device cpu --dtype fp32)")
@@ -194,7 +186,7 @@ def _onnxruntime_version() -> str:
 
 def train_case(spec: dict[str, Any]) -> dict[str, Any]:
     """One WaveGlow optimizer step (forward NLL, backward, Adam) on random audio and mels."""
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     device = resolve_device(spec["device"])
     torch.manual_seed(0)
@@ -268,7 +260,6 @@ def glow_schedule() -> TrainConfig:
     zero-initialised coupling output convs (3x3 over 512 channels) shifts its output coherently
     by several units and the loss becomes infinite on any data (docs/gpu.md)."""
     import yaml
-
     from waveflow.config import from_dict
 
     train = yaml.safe_load(GLOW_RECIPE.read_text())["train"]

@@ -59,7 +59,7 @@ def held_out_images(
     for a built-in data set the ``split`` ("test" or "train") with its class names; for an
     image folder, the held-out part of the training split ("held-out").
     """
-    from waveflow.config import from_dict
+    from waveflow.dataclass_dict import from_dict
     from waveflow.image.data import (
         ImageDataConfig,
         ImageDataset,
@@ -92,7 +92,7 @@ def evaluate_checkpoint(
     """Bits/dim of an image-flow checkpoint (Glow, NICE, RealNVP) on its held-out images
     (see :func:`held_out_images`): ``{"split", "bits_per_dim", "images"}``."""
     from waveflow.checkpoint import load_model
-    from waveflow.image import IMAGE_TASKS
+    from waveflow.task import IMAGE_TASKS
 
     model, ckpt = load_model(checkpoint, map_location=device)
     if ckpt["task"] not in IMAGE_TASKS:

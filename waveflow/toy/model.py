@@ -1,7 +1,7 @@
 """NICE and RealNVP on 2-D points ``[B, 2]``, composed from the bijector core.
 
 A point is ``[B, 2]`` (two channels, no trailing dims); every coupling keeps one coordinate and
-transforms the other with a :class:`~waveflow.mlp.CouplingMLP` of the kept one, and a
+transforms the other with a :class:`~waveflow.nets.CouplingMLP` of the kept one, and a
 :class:`~waveflow.bijectors.Reverse` between couplings swaps the roles (with two coordinates
 this is both NICE's alternating masks and RealNVP's). Per coupling:
 
@@ -33,7 +33,7 @@ from waveflow.bijectors import (
 )
 from waveflow.bijectors.base import Bijector
 from waveflow.errors import WaveflowError
-from waveflow.mlp import CouplingMLP
+from waveflow.nets import CouplingMLP
 
 
 @dataclasses.dataclass

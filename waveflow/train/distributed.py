@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from waveflow.device import resolve_device
 from waveflow.errors import WaveflowError
 
 
@@ -41,9 +42,7 @@ def setup_distributed(device: str) -> DistEnv:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    if use_cuda and not torch.cuda.is_available():
-        raise WaveflowError("train.device is 'cuda' but no CUDA device is available")
+    use_cuda = resolve_device(device, "train.device").type == "cuda"
     if use_cuda:
         if local_rank >= torch.cuda.device_count():
             raise WaveflowError(

@@ -260,7 +260,8 @@ def glow_schedule() -> TrainConfig:
     zero-initialised coupling output convs (3x3 over 512 channels) shifts its output coherently
     by several units and the loss becomes infinite on any data (docs/gpu.md)."""
     import yaml
-    from waveflow.config import from_dict
+
+    from waveflow.dataclass_dict import from_dict
 
     train = yaml.safe_load(GLOW_RECIPE.read_text())["train"]
     return from_dict(TrainConfig, train, "train")

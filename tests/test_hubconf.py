@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nvidia_layout as nl
 import pytest
 import torch
+from reference import nvidia_maths as nl
 from vocoder_files import native_checkpoint
 
 from waveflow.audio.data.io import load_audio

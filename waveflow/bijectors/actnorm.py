@@ -57,18 +57,14 @@ class ActNorm(Bijector):
         total = self.log_scale.to(logdet_dtype(x)).sum() * trailing_size(x)
         return total.expand(x.shape[0])
 
-    def normalize(self, x: Tensor) -> Tensor:
-        """The map alone, ``(x + bias) * exp(log_scale)``, without the log-det: ActNorm as a
-        normalisation layer inside a network (initialised on its first batch all the same)."""
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_channels(self, x, self.num_channels)
         if not self._seen_initialized:
             if not self.initialized:
                 self.initialize(x)
             self._seen_initialized = True
-        return (x + self._broadcast(self.bias, x)) * self._broadcast(self.log_scale.exp(), x)
-
-    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return self.normalize(x), self._logdet(x)
+        y = (x + self._broadcast(self.bias, x)) * self._broadcast(self.log_scale.exp(), x)
+        return y, self._logdet(x)
 
     def inverse(self, y: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_channels(self, y, self.num_channels)

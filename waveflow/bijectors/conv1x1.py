@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from waveflow.bijectors.base import Bijector, check_channels, logdet_dtype, trailing_size
+from waveflow.bijectors.base import (
+    Bijector,
+    check_channels,
+    logdet_dtype,
+    trailing_size,
+    weights_key,
+)
 
 
 def random_rotation(num_channels: int, generator: torch.Generator | None = None) -> Tensor:
@@ -14,6 +20,13 @@ def random_rotation(num_channels: int, generator: torch.Generator | None = None)
     if torch.linalg.det(q) < 0:
         q[:, 0] = -q[:, 0]
     return q
+
+
+def mix_channels(x: Tensor, weight: Tensor) -> Tensor:
+    """``y[:, i] = sum_j weight[i, j] x[:, j]`` at every position of ``x [B, C, *trailing]``."""
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    weight = weight if weight.dtype == x.dtype else weight.to(x.dtype)
+    return torch.matmul(weight, flat).reshape(x.shape)  # one matrix product, no conv dispatch
 
 
 class InvertibleConv1x1(Bijector):
@@ -96,9 +109,8 @@ class InvertibleConv1x1(Bijector):
         with torch.autocast(self.weight.device.type, enabled=False):
             return torch.linalg.slogdet(self.weight.to(logdet_dtype(self.weight)))[1]
 
-    def _cache_key(self) -> tuple:
-        tensors = [*self.parameters(recurse=False), *self.buffers(recurse=False)]
-        return tuple((t._version, t.data_ptr(), t.dtype, t.device) for t in tensors)
+    def _cache_key(self) -> tuple | None:
+        return weights_key([*self.parameters(recurse=False), *self.buffers(recurse=False)])
 
     def inverse_matrix(self) -> Tensor:
         """``W^-1`` in the dtype of ``W`` (cached when gradients are off)."""
@@ -111,24 +123,21 @@ class InvertibleConv1x1(Bijector):
         if torch.is_grad_enabled() and weight.requires_grad:
             return torch.linalg.inv(weight.double()).to(weight.dtype), -self.log_abs_det()
         key = self._cache_key()
-        if self._inverse_cache is None or self._inverse_cache[0] != key:
-            inverse = torch.linalg.inv(weight.detach().double()).to(weight.dtype).contiguous()
-            self._inverse_cache = (key, (inverse, -self.log_abs_det().detach()))
-        return self._inverse_cache[1]
-
-    def _mix(self, x: Tensor, weight: Tensor) -> Tensor:
-        flat = x.reshape(x.shape[0], self.num_channels, -1)
-        weight = weight if weight.dtype == x.dtype else weight.to(x.dtype)
-        return torch.matmul(weight, flat).reshape(x.shape)
+        if self._inverse_cache is not None and self._inverse_cache[0] == key:
+            return self._inverse_cache[1]
+        inverse = torch.linalg.inv(weight.detach().double()).to(weight.dtype).contiguous()
+        result = (inverse, -self.log_abs_det().detach())
+        self._inverse_cache = None if key is None else (key, result)
+        return result
 
     def _logdet(self, x: Tensor, log_abs_det: Tensor) -> Tensor:
         return (log_abs_det.to(logdet_dtype(x)) * trailing_size(x)).expand(x.shape[0])
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_channels(self, x, self.num_channels)
-        return self._mix(x, self.matrix()), self._logdet(x, self.log_abs_det())
+        return mix_channels(x, self.matrix()), self._logdet(x, self.log_abs_det())
 
     def inverse(self, y: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_channels(self, y, self.num_channels)
         inverse, minus_log_abs_det = self._inverse()
-        return self._mix(y, inverse), self._logdet(y, minus_log_abs_det)
+        return mix_channels(y, inverse), self._logdet(y, minus_log_abs_det)

@@ -297,7 +297,7 @@ def synthesize(
     param = next(model.parameters())
     audio = torch.empty(mel.shape[0], mel.shape[2] * hop, device=param.device, dtype=param.dtype)
     position = 0
-    with prepared_nets(model, low_precision(dtype)):
+    with prepared_nets(model, low_precision(dtype, param.device)):
         for piece in stream.feed(mel, last=True):
             audio[:, position : position + piece.shape[1]] = piece
             position += piece.shape[1]
@@ -380,7 +380,7 @@ def log_prob(
             z, logdet = model.flow(audio[:, None, lo:hi], cond)
             columns = record.columns
             if columns is None:
-                columns = torch.zeros(audio.shape[0], (hi - lo) // group, dtype=torch.float64)
+                columns = audio.new_zeros(audio.shape[0], (hi - lo) // group, dtype=torch.float64)
             per_column = (logdet.double() - columns.sum(dim=1)) / columns.shape[1]
             first, last = (start - lo) // group, (end - lo) // group
             kept = columns[:, first:last].sum(dim=1) + per_column * (last - first)

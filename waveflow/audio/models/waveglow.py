@@ -470,7 +470,7 @@ class WaveGlow(nn.Module):
     # ---------------------------------------------------------------------------- synthesis
     def synthesis_condition(self, mel: Tensor, length: int, dtype: torch.dtype | None) -> Tensor:
         """:meth:`condition` for synthesis: the upsampler runs under autocast to ``dtype``."""
-        low = low_precision(dtype)
+        low = low_precision(dtype, mel.device)
         with torch.autocast(mel.device.type, dtype=low, enabled=low is not None):
             return self.condition(mel, length)
 
@@ -482,7 +482,7 @@ class WaveGlow(nn.Module):
         prepared once (:func:`~waveflow.audio.models.wavenet.prepared_nets`) when autograd is
         off.
         """
-        low = low_precision(dtype)
+        low = low_precision(dtype, z.device)
         with autocast_nets(self, low), prepared_nets(self, low):
             return self.flow.inverse(z.unsqueeze(1), cond)[0].squeeze(1)
 

@@ -28,7 +28,8 @@ output channel); :func:`remove_weight_norm` folds it into plain weights for infe
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +37,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
+
+from waveflow.device import native_low_precision
 
 
 def weight_normed_conv(
@@ -135,10 +138,8 @@ class WaveNet(nn.Module):
         if cond is None:
             raise ValueError("WaveNet: the mel conditioning tensor is required")
         prepared = self.prepared if not torch.is_grad_enabled() else None
-        if self.autocast_dtype is None:
-            return self._forward(x, cond, prepared or self.weights())
-        with torch.autocast(x.device.type, dtype=self.autocast_dtype):
-            return self._forward(x, cond, prepared or self.weights()).float()
+        weights = prepared or self.weights()
+        return autocast_forward(self.autocast_dtype, self._forward, x, cond, weights)
 
     def _forward(self, x: Tensor, cond: Tensor, w: NetWeights) -> Tensor:
         """NVIDIA's ``WN`` maths, with ``end`` folded into each layer's skip projection.
@@ -268,15 +269,47 @@ def gated_activation(pre: Tensor, cond: Tensor, inplace: bool) -> Tensor:
     return pre[:, :n].tanh_().mul_(pre[:, n:].sigmoid_())
 
 
-def low_precision(dtype: torch.dtype | None) -> torch.dtype | None:
-    """``dtype`` if it asks for bf16/fp16 autocast in synthesis, else None (full precision)."""
-    return dtype if dtype is not None and dtype not in (torch.float32, torch.float64) else None
+class PrecisionFallbackWarning(UserWarning):
+    """A low precision was asked for on a device that does not compute it natively."""
+
+
+def low_precision(dtype: torch.dtype | None, device: torch.device) -> torch.dtype | None:
+    """``dtype`` if it asks for bf16/fp16 autocast in synthesis on ``device``, else None (full
+    precision). On a device without native ``dtype`` units
+    (:func:`waveflow.device.native_low_precision`: a CPU without AVX512-BF16/AMX for bf16) it
+    warns once and runs full precision, which is then about 30x faster."""
+    if dtype is None or dtype in (torch.float32, torch.float64):
+        return None
+    if not native_low_precision(dtype, device):
+        name = str(dtype).removeprefix("torch.")
+        warnings.warn(
+            f"{name} asked for, but this {device.type.upper()} has no native {name} units, so "
+            f"torch would decompose {name} convolutions (about 30x slower): running float32",
+            PrecisionFallbackWarning,
+            stacklevel=1,  # one location: one line per process however many calls warn
+        )
+        return None
+    return dtype
+
+
+def autocast_forward(
+    dtype: torch.dtype | None, forward: Callable[..., Tensor], *inputs: Tensor
+) -> Tensor:
+    """``forward(*inputs)``; with ``dtype`` under ``torch.autocast`` to it, returned in float32
+    (the network side of a low-precision synthesis: its consumers stay in full precision)."""
+    if dtype is None:
+        return forward(*inputs)
+    with torch.autocast(inputs[0].device.type, dtype=dtype):
+        return forward(*inputs).float()
 
 
 @contextlib.contextmanager
 def autocast_nets(module: nn.Module, dtype: torch.dtype | None) -> Iterator[None]:
-    """Run every :class:`WaveNet` under ``module`` with ``autocast_dtype = dtype`` (None: off)."""
-    nets = [sub for sub in module.modules() if isinstance(sub, WaveNet)]
+    """Set ``autocast_dtype = dtype`` (None: off) on every network under ``module`` that has
+    one (the coupling WaveNets and a conditional prior's PriorNets: every
+    module that reads the conditioning, which a low-precision synthesis computes in ``dtype``).
+    """
+    nets = [sub for sub in module.modules() if hasattr(sub, "autocast_dtype")]
     for net in nets:
         net.autocast_dtype = dtype
     try:

@@ -272,9 +272,12 @@ def _run_image(args: argparse.Namespace) -> int:
         max_images=args.max_images,
         device=resolve_device(args.device),
     )
+    bound = (
+        " (variational-dequantization bound)" if result["dequantization"] == "variational" else ""
+    )
     print(
         f"{result['split']} bits/dim: {result['bits_per_dim']:.4f} over "
-        f"{int(result['images'])} images"
+        f"{int(result['images'])} images{bound}"
     )
     if args.json is not None:
         write_json(args.json, result)

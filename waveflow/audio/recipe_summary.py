@@ -37,6 +37,7 @@ from waveflow.audio.features import MelConfig
 from waveflow.audio.io import AUDIO_SUFFIXES
 from waveflow.audio.likelihood import held_out_nll
 from waveflow.audio.task import VocoderLossConfig
+from waveflow.audio.waveflow_model import WaveFlow
 from waveflow.audio.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 
@@ -136,8 +137,10 @@ def recipe_summary(
     device = torch.device(device)
     model, ckpt = load_model(checkpoint, map_location=device)
     task = get_task(ckpt["task"])
-    if not isinstance(model, WaveGlow):
-        raise WaveflowError(f"{checkpoint} holds a {ckpt['task']!r} model, not WaveGlow")
+    if not isinstance(model, (WaveGlow, WaveFlow)):
+        raise WaveflowError(
+            f"{checkpoint} holds a {ckpt['task']!r} model, not a WaveGlow or WaveFlow vocoder"
+        )
     mel_config, train_sigma = training_front_end_and_sigma(ckpt["config"])
     rate = mel_config.sample_rate
     pairs = paired_test_files(Path(ref_dir), Path(mel_dir))

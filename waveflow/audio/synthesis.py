@@ -1,9 +1,9 @@
 """Batch synthesis shared by ``waveflow synthesize`` and ``waveflow copy-synthesis``.
 
-* :func:`load_vocoder`: a native waveflow checkpoint (``task: waveglow``, or ``task: distill``
-  for an IAF student) or an NVIDIA one (auto-detected) -> ``(model in eval mode, the mel front
-  end it expects)``; the default vocoder shipped in the package is
-  :func:`waveflow.audio.pretrained.load_default`.
+* :func:`load_vocoder`: a native waveflow checkpoint (``task: waveglow``, ``task: waveflow``
+  for WaveFlow, or ``task: distill`` for an IAF student) or an NVIDIA one (auto-detected) ->
+  ``(model in eval mode, the mel front end it expects)``; the default vocoder shipped in the
+  package is :func:`waveflow.audio.pretrained.load_default`.
 * :func:`read_mel`: a ``.npy``/``.pt`` file holding ``[n_mels, F]`` (Tacotron2 layout) or
   ``[1, n_mels, F]`` -> float32 ``[n_mels, F]``, with one-line errors.
 * :func:`synthesize_to_files`: batches of mels -> 16-bit WAVs of ``F * hop_length`` samples
@@ -26,13 +26,15 @@ from torch import Tensor
 
 from waveflow.audio.features import MelConfig, check_log_mel
 from waveflow.audio.student import IAFStudent
+from waveflow.audio.waveflow_model import WaveFlow
 from waveflow.audio.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 from waveflow.reporting import is_out_of_memory
 
 MEL_SUFFIXES = (".npy", ".pt")
-VOCODER_TASKS = ("waveglow", "distill")
-Vocoder = WaveGlow | IAFStudent  # anything with infer(mel, sigma, generator, dtype) and .config
+VOCODER_TASKS = ("waveglow", "waveflow", "distill")
+#: anything with infer(mel, sigma, generator, dtype) and .config
+Vocoder = WaveGlow | WaveFlow | IAFStudent
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -40,7 +42,8 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 def load_vocoder(path: str | os.PathLike[str], device: torch.device) -> tuple[Vocoder, MelConfig]:
     """Load a vocoder checkpoint; returns ``(model in eval mode, mel front end)``.
 
-    Native checkpoints of ``task: waveglow`` (WaveGlow) and ``task: distill`` (an IAF student,
+    Native checkpoints of ``task: waveglow`` (WaveGlow), ``task: waveflow`` (WaveFlow) and
+    ``task: distill`` (an IAF student,
     :class:`~waveflow.audio.student.IAFStudent`) bring the mel settings they were trained with
     (their ``data:`` section); an NVIDIA WaveGlow checkpoint (auto-detected) gets the Tacotron2
     defaults with the model's hop and mel channel count.
@@ -214,16 +217,20 @@ def synthesis_chunk(model: Vocoder, chunk_samples: int | None) -> int | None:
     """The chunk size of ``--chunk-samples`` for ``model`` (checked; None: the default).
 
     WaveGlow synthesises long mels in exact chunks (:mod:`waveflow.audio.chunked`); an IAF
-    student is synthesised whole, so asking it for chunks is a one-line WaveflowError.
+    student or a WaveFlow is synthesised whole, so asking it for chunks is a one-line
+    WaveflowError naming the model.
     """
     from waveflow.audio.chunked import chunk_size
 
     if isinstance(model, WaveGlow):
         return chunk_size(model, chunk_samples)
     if chunk_samples is not None:
+        kind = "a WaveFlow (task: waveflow)" if isinstance(model, WaveFlow) else (
+            "an IAF student (task: distill)"
+        )
         raise WaveflowError(
-            "--chunk-samples: an IAF student (task: distill) is synthesised whole; chunked "
-            "synthesis is for WaveGlow checkpoints"
+            f"--chunk-samples: {kind} is synthesised whole; chunked synthesis is for WaveGlow "
+            "checkpoints"
         )
     return None
 

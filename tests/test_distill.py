@@ -18,7 +18,7 @@ from waveflow.audio.features import MelConfig, MelSpectrogram
 from waveflow.audio.io import load_audio
 from waveflow.audio.student import IAFStudent, IAFStudentConfig
 from waveflow.audio.synthesis import load_vocoder
-from waveflow.audio.task import VocoderDataConfig, VocoderLossConfig, WaveGlowTask
+from waveflow.audio.task import FlowVocoderLossConfig, VocoderDataConfig, WaveGlowTask
 from waveflow.audio.waveglow import WaveGlowConfig
 from waveflow.cli import main
 from waveflow.config import to_dict
@@ -61,7 +61,7 @@ def teacher_checkpoint(tmp_path_factory, demo_corpus) -> Path:
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(15):
         optimizer.zero_grad()
-        task.loss(model, batch, VocoderLossConfig())["loss"].backward()
+        task.loss(model, batch, FlowVocoderLossConfig())["loss"].backward()
         optimizer.step()
     path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
     config = {"model": to_dict(TEACHER), "data": to_dict(VocoderDataConfig(mel=MEL))}

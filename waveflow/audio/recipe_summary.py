@@ -36,7 +36,7 @@ import torch
 from waveflow.audio.features import MelConfig
 from waveflow.audio.io import AUDIO_SUFFIXES
 from waveflow.audio.likelihood import held_out_nll
-from waveflow.audio.task import VocoderLossConfig
+from waveflow.audio.task import FlowVocoderLossConfig
 from waveflow.audio.waveflow_model import WaveFlow
 from waveflow.audio.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
@@ -117,7 +117,7 @@ def training_front_end_and_sigma(config: dict[str, Any]) -> tuple[MelConfig, flo
     mel = from_dict(
         MelConfig, (data.get("mel") or {}) if isinstance(data, dict) else {}, "data.mel"
     )
-    return mel, from_dict(VocoderLossConfig, config.get("loss") or {}, "loss").sigma
+    return mel, from_dict(FlowVocoderLossConfig, config.get("loss") or {}, "loss").sigma
 
 
 def recipe_summary(

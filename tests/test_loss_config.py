@@ -48,6 +48,7 @@ def toy_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ("task", "expected"),
     [
         ("waveglow", FlowVocoderLossConfig(sigma=1.0)),
+        ("waveflow", FlowVocoderLossConfig(sigma=1.0, stft_weight=0.0, stft_sigma=0.6)),
         ("glow", GlowLossConfig(y_weight=0.01)),
         ("distill", DistillLossConfig(sigma=1.0, power_loss_weight=1.0)),
         ("quiet", NoLossOptions()),

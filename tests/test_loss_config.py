@@ -65,7 +65,8 @@ def test_loss_values_and_overrides_are_parsed_and_saved(tmp_path: Path) -> None:
     config = load_config(path, ["loss.sigma=0.7"])
     assert config.loss == FlowVocoderLossConfig(sigma=0.7)
     save_config(config, tmp_path / "saved.yaml")
-    assert yaml.safe_load((tmp_path / "saved.yaml").read_text())["loss"] == {"sigma": 0.7}
+    saved = yaml.safe_load((tmp_path / "saved.yaml").read_text())["loss"]
+    assert saved == {"sigma": 0.7, "stft_weight": 0.0, "stft_sigma": 0.6}
     assert load_config(tmp_path / "saved.yaml") == config
     glow = parse_config({"task": "glow"}, ["loss.y_weight=0"])
     assert glow.loss.y_weight == 0.0 and not hasattr(glow.model, "y_weight")

@@ -1,22 +1,27 @@
-# waveflow: `make test` sets up .venv and runs lint + tests; `make demo` runs the LJSpeech recipe
-# on the bundled corpus.
+# waveflow: `make test` sets up .venv and runs lint + tests (the documentation site's strict build
+# included); `make demo` runs the LJSpeech recipe on the bundled corpus; `make docs` builds the site.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint demo clean
+.PHONY: setup browser test lint demo docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,eval,export]'
+	$(BIN)/python -m pip install -q -e '.[dev,eval,export,docs]'
 	touch $(STAMP)
 
 setup: $(STAMP)
 
+# Optional: Debian's headless Chromium, which opens the listening report in a test
+# (tests/test_listening_report.py; skipped with the reason when no Chromium is installed).
+browser:
+	command -v chromium > /dev/null || (apt-get update && apt-get install -y chromium)
+
 lint: $(STAMP)
-	$(BIN)/ruff check waveflow tests tools recipes
+	$(BIN)/ruff check waveflow tests tools recipes hubconf.py
 
 test: lint
 	$(BIN)/python -m pytest -q
@@ -31,5 +36,9 @@ demo: $(STAMP)
 		--conf recipes/ljspeech/conf/fast.yaml --db-root data/demo-ljspeech --exp exp/demo \
 		--ngpu 0
 
+# The documentation site (mkdocs.yml, docs/) into site/; `$(BIN)/mkdocs serve` previews it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info

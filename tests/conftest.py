@@ -1,12 +1,25 @@
-"""Shared fixtures: real speech from the bundled corpus (`data/demo-ljspeech`)."""
+"""Shared fixtures: real speech from the bundled corpus (`data/demo-ljspeech`).
+
+`tools/` and the recipes' `local/` folders are put on the import path, as the tools' entry
+scripts and the recipes' `run.sh` do, so that tests import their modules (`bench`, `ablation`,
+`reference.nvidia_maths`, `recipe_summary`, `distill_report`) as those scripts do.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = ROOT / "tools"
+RECIPES = ROOT / "recipes"
+for folder in (TOOLS, RECIPES / "ljspeech" / "local", RECIPES / "distill" / "local"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 DEMO_CORPUS = Path(__file__).resolve().parents[1] / "data" / "demo-ljspeech"
 SAMPLE_RATE = 22050

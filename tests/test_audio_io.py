@@ -10,7 +10,7 @@ import soundfile
 import torch
 
 from waveflow.atomic import atomic_path
-from waveflow.audio.io import load_audio, save_wav
+from waveflow.audio.data.io import load_audio, save_wav
 from waveflow.errors import WaveflowError
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from waveflow.audio.features import MelConfig
-from waveflow.audio.task import FlowVocoderLossConfig, VocoderDataConfig, WaveGlowTask
-from waveflow.audio.waveglow import WaveGlowConfig
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.models.waveglow import WaveGlowConfig
+from waveflow.audio.tasks.vocoder import FlowVocoderLossConfig, VocoderDataConfig, WaveGlowTask
 from waveflow.errors import WaveflowError
 from waveflow.task import get_task
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from flow_checks import assert_bijective
 from torch import nn
 
-from waveflow.audio.wavenet import WaveNet
+from waveflow.audio.models.wavenet import WaveNet
 from waveflow.bijectors import AutoregressiveAffine, Chain, Reverse
 
 COND = 3

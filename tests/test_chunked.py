@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from waveflow.audio import chunked
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.models import chunked
+from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 
 TINY = dict(
@@ -243,7 +243,7 @@ def test_chunked_log_prob_rejects_bad_audio():
 
 @pytest.mark.parametrize("chunk_frames", [1, 7, 4096])
 def test_mel_front_end_in_chunks_equals_one_centred_stft(chunk_frames, monkeypatch):
-    from waveflow.audio.features import MelSpectrogram
+    from waveflow.audio.data.features import MelSpectrogram
 
     front_end = MelSpectrogram()
     c = front_end.config

@@ -9,9 +9,9 @@ import soundfile
 import torch
 from vocoder_files import log_mel, native_checkpoint
 
-from waveflow.audio.features import MelConfig
-from waveflow.audio.likelihood import held_out_nll
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.models.waveglow import WaveGlow
+from waveflow.audio.tasks.likelihood import held_out_nll
 from waveflow.cli import main
 
 

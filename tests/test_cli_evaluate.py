@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from waveflow.audio.io import load_audio, save_wav
-from waveflow.audio.plots import plot_mel_comparison
+from waveflow.audio.data.io import load_audio, save_wav
+from waveflow.audio.metrics.plots import plot_mel_comparison
 from waveflow.cli import main
-from waveflow.commands.evaluate import format_table
+from waveflow.cli.commands.evaluate import format_table
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "demo-ljspeech" / "wavs"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -126,8 +126,8 @@ def test_plot_mel_comparison_writes_a_png(tmp_path: Path) -> None:
 def _tiny_vocoder_checkpoint(path: Path):
     from dataclasses import asdict
 
-    from waveflow.audio.waveglow import WaveGlow
-    from waveflow.train.checkpoint import save_checkpoint
+    from waveflow.audio.models.waveglow import WaveGlow
+    from waveflow.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = WaveGlow(
@@ -145,7 +145,7 @@ def _tiny_vocoder_checkpoint(path: Path):
 def test_checkpoint_gives_the_exact_held_out_nll(
     folders: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from waveflow.audio.features import MelSpectrogram
+    from waveflow.audio.data.features import MelSpectrogram
 
     ref_dir, gen_dir = folders
     model = _tiny_vocoder_checkpoint(tmp_path / "vocoder.pt")

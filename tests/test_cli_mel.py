@@ -12,8 +12,8 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.io import load_audio
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.io import load_audio
 from waveflow.cli import main
 
 
@@ -88,6 +88,32 @@ def test_missing_input_and_bad_option(tmp_path: Path, capsys) -> None:
 
 
 def test_command_module_does_not_import_torch() -> None:
-    code = "import sys, waveflow.commands.mel; print('torch' in sys.modules)"
+    code = "import sys, waveflow.cli.commands.mel; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "False"
+
+
+def test_preset_16k_with_an_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = tmp_path / "tone16k.wav"
+    t = np.arange(8000) / 16000
+    soundfile.write(clip, 0.3 * np.sin(2 * np.pi * 440 * t), 16000, subtype="PCM_16")
+    out = tmp_path / "mels"
+    assert main(["mel", str(clip), "--out", str(out), "--preset", "16k", "--n-mels", "64"]) == 0
+    expected = MelSpectrogram(MelConfig.from_dict({"preset": "16k", "n_mels": 64}))(
+        load_audio(clip, 16000)
+    )
+    written = np.load(out / "tone16k.npy")
+    assert written.shape == (64, 1 + 8000 // 256)
+    np.testing.assert_allclose(written, expected.numpy(), atol=1e-5)
+    # the 22050 Hz default refuses the 16 kHz file, naming both rates
+    assert main(["mel", str(clip), "--out", str(tmp_path / "other")]) == 1
+    err = capsys.readouterr().err
+    assert "sample rate 16000 Hz, expected 22050 Hz" in err
+
+
+def test_unknown_preset_lists_the_available_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["mel", str(tmp_path), "--out", str(tmp_path / "m"), "--preset", "8k"])
+    assert "choose from '22k', '16k', '24k'" in capsys.readouterr().err

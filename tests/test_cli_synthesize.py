@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import nvidia_layout as nl
 import soundfile
 import torch
+from reference import nvidia_maths as nl
 from vocoder_files import log_mel, native_checkpoint
 
 from waveflow.cli import main
@@ -72,11 +72,26 @@ def test_synthesize_truncated_checkpoint_is_one_error_line(tmp_path, capsys):
 
 
 def test_copy_synthesis_keeps_the_input_length(tmp_path, speech_wav):
-    native_checkpoint(tmp_path / "model.pt")
+    native_checkpoint(tmp_path / "model.pt")  # trained at 16 kHz
+    clip = tmp_path / "clip16k.wav"
+    soundfile.write(clip, soundfile.read(speech_wav)[0], 16000, subtype="PCM_16")
+    argv = ["copy-synthesis", str(clip), "--checkpoint", str(tmp_path / "model.pt")]
+    assert main([*argv, "--out", str(tmp_path / "out"), "--sample-rate", "16000"]) == 0
+    out = soundfile.info(tmp_path / "out" / "clip16k.wav")
+    assert out.frames == soundfile.info(clip).frames and out.samplerate == 16000
+
+
+def test_a_rate_other_than_the_checkpoints_is_refused_in_one_line(tmp_path, speech_wav, capsys):
+    native_checkpoint(tmp_path / "model.pt")  # trained at 16 kHz; speech_wav is 22050 Hz
     argv = ["copy-synthesis", str(speech_wav), "--checkpoint", str(tmp_path / "model.pt")]
-    assert main([*argv, "--out", str(tmp_path / "out"), "--sample-rate", "22050"]) == 0
-    out = soundfile.info(tmp_path / "out" / f"{speech_wav.stem}.wav")
-    assert out.frames == soundfile.info(speech_wav).frames and out.samplerate == 22050
+    assert main([*argv, "--out", str(tmp_path / "a"), "--sample-rate", "22050"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("waveflow copy-synthesis: error: --sample-rate 22050")
+    assert "expects 16000 Hz, received 22050 Hz" in err
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 1  # the file itself is at 22050 Hz
+    lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "sample rate 22050 Hz, expected 16000 Hz" in lines[0]
+    assert not list((tmp_path / "b").glob("*.wav"))
 
 
 def test_copy_synthesis_griffin_lim_needs_no_checkpoint(tmp_path, speech_wav):

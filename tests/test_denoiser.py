@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from waveflow.audio.denoiser import Denoiser
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.models.denoiser import Denoiser
+from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 
 STFT = dict(n_fft=256, hop_length=64, win_length=256)

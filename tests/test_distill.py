@@ -13,15 +13,20 @@ import yaml
 from flow_checks import assert_bijective
 from torch import nn
 
-from waveflow.audio.distill import DistillDataConfig, DistillLossConfig, DistillTask, power_loss
-from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.io import load_audio
-from waveflow.audio.student import IAFStudent, IAFStudentConfig
-from waveflow.audio.synthesis import load_vocoder
-from waveflow.audio.task import FlowVocoderLossConfig, VocoderDataConfig, WaveGlowTask
-from waveflow.audio.waveglow import WaveGlowConfig
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.io import load_audio
+from waveflow.audio.formats.vocoder_file import load_vocoder
+from waveflow.audio.models.student import IAFStudent, IAFStudentConfig
+from waveflow.audio.models.waveglow import WaveGlowConfig
+from waveflow.audio.tasks.distill import (
+    DistillDataConfig,
+    DistillLossConfig,
+    DistillTask,
+    power_loss,
+)
+from waveflow.audio.tasks.vocoder import FlowVocoderLossConfig, VocoderDataConfig, WaveGlowTask
 from waveflow.cli import main
-from waveflow.config import to_dict
+from waveflow.dataclass_dict import to_dict
 from waveflow.errors import WaveflowError
 from waveflow.task import get_task
 from waveflow.train.config import parse_config

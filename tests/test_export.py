@@ -14,18 +14,18 @@ import sys
 from dataclasses import asdict
 
 import numpy as np
-import nvidia_layout as nl
 import pytest
 import torch
+from reference import nvidia_maths as nl
 
-from waveflow.audio import chunked
-from waveflow.audio.export import VocoderInference, export_onnx, export_torchscript
-from waveflow.audio.prior_net import PriorNet
-from waveflow.audio.waveglow import WaveGlow
-from waveflow.audio.wavenet import weight_normed_modules
+from waveflow.audio.formats.export import VocoderInference, export_onnx, export_torchscript
+from waveflow.audio.models import chunked
+from waveflow.audio.models.prior_net import PriorNet
+from waveflow.audio.models.waveglow import WaveGlow
+from waveflow.audio.models.wavenet import weight_normed_modules
+from waveflow.checkpoint import save_checkpoint
 from waveflow.cli import main
 from waveflow.errors import WaveflowError
-from waveflow.train.checkpoint import save_checkpoint
 
 # Tiny models with the published layout (early outputs, NVIDIA's WN) and its variants.
 CONFIGS = {
@@ -213,7 +213,7 @@ def test_cli_exports_load_without_waveflow(tmp_path, capsys):
 def test_cli_exports_an_nvidia_checkpoint_with_fixed_frames(tmp_path):
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    from waveflow.audio.nvidia import load_nvidia_waveglow
+    from waveflow.audio.formats.nvidia import load_nvidia_waveglow
 
     nl.save_nvidia_checkpoint(nl.make_reference(), tmp_path / "nvidia.pt")
     argv = ["export", "--checkpoint", str(tmp_path / "nvidia.pt"), "--format", "onnx"]

@@ -11,7 +11,12 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram, check_log_mel, looks_like_log_mel
+from waveflow.audio.data.features import (
+    MelConfig,
+    MelSpectrogram,
+    check_log_mel,
+    looks_like_log_mel,
+)
 from waveflow.errors import WaveflowError
 
 
@@ -194,3 +199,30 @@ def test_log_mel_detection(speech: np.ndarray) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_log_mel(log_mel, "mel")
+
+
+def test_named_presets_and_overrides() -> None:
+    from waveflow.audio.data.mel_presets import MEL_PRESETS
+
+    assert MelConfig.from_dict({"preset": "22k"}) == MelConfig()  # Tacotron2: the default
+    sixteen = MelConfig.from_dict({"preset": "16k"})
+    assert (sixteen.sample_rate, sixteen.n_fft, sixteen.hop_length, sixteen.win_length) == (
+        16000, 1024, 256, 1024
+    )  # fmt: skip
+    assert (sixteen.fmin, sixteen.fmax) == (80.0, 7600.0)
+    libritts = MelConfig.from_dict({"preset": "24k", "fmax": None})
+    assert (libritts.sample_rate, libritts.hop_length, libritts.win_length) == (24000, 300, 1200)
+    assert libritts.fmax is None  # an explicit key overrides the preset's
+    assert set(MEL_PRESETS) == {"22k", "16k", "24k"}
+    for name in MEL_PRESETS:  # every preset builds a working front end
+        config = MelConfig.from_dict({"preset": name})
+        mel = MelSpectrogram(config)(torch.randn(config.sample_rate // 4) * 0.1)
+        assert mel.shape == (80, 1 + (config.sample_rate // 4) // config.hop_length)
+
+
+def test_unknown_preset_lists_the_available_ones() -> None:
+    from waveflow.dataclass_dict import from_dict
+
+    with pytest.raises(WaveflowError, match=r"data\.mel\.preset: unknown mel preset '8k'; "
+                       r"available: 22k, 16k, 24k$"):  # fmt: skip
+        from_dict(MelConfig, {"preset": "8k"}, "data.mel")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nvidia_layout as nl
 import pytest
 import torch
+from reference import nvidia_maths as nl
 
-from waveflow.audio.nvidia import load_nvidia_waveglow
+from waveflow.audio.formats.nvidia import load_nvidia_waveglow
 from waveflow.checkpoint import load_checkpoint, load_model
 from waveflow.cli import main
-from waveflow.config import to_dict
+from waveflow.dataclass_dict import to_dict
 from waveflow.errors import WaveflowError
 from waveflow.image.glow import GlowConfig
 from waveflow.task import get_task

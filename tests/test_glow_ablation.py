@@ -14,11 +14,11 @@ from PIL import Image
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 sys.path.insert(0, str(TOOLS))
 
+from ablation.glow_report import markdown_table, paper_order_checks  # noqa: E402
+from ablation.glow_runner import AblationConfig, run_ablation  # noqa: E402
 from glow_ablation import main  # noqa: E402
 
 from waveflow.errors import WaveflowError  # noqa: E402
-from waveflow.image.ablation import AblationConfig, run_ablation  # noqa: E402
-from waveflow.image.ablation_report import markdown_table, paper_order_checks  # noqa: E402
 
 TINY = ["--levels", "1", "--steps", "1", "--hidden", "4", "--batch-size", "4", "--n-test", "8",
         "--threads", "1", "--quiet"]  # fmt: skip

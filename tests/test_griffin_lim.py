@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.griffin_lim import griffin_lim, mel_to_linear_magnitude
-from waveflow.audio.io import load_audio
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.io import load_audio
 from waveflow.audio.metrics import evaluate_pair
+from waveflow.audio.synthesis.griffin_lim import griffin_lim, mel_to_linear_magnitude
 from waveflow.errors import WaveflowError
 
 CLIP = (

@@ -20,24 +20,23 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import nvidia_layout as nl
 import pytest
 import soundfile
 import torch
+from reference import nvidia_maths as nl
 from vocoder_files import log_mel, native_checkpoint
 
 import waveflow.atomic as atomic
-from waveflow.audio.data import AudioSegmentDataset
-from waveflow.audio.features import MelConfig
-from waveflow.audio.io import load_audio
-from waveflow.checkpoint import load_model
+from waveflow.audio.data.corpus import AudioSegmentDataset
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.data.io import load_audio
+from waveflow.checkpoint import load_model, save_checkpoint
 from waveflow.cli import main
-from waveflow.config import from_dict
+from waveflow.dataclass_dict import from_dict
 from waveflow.errors import WaveflowError
 from waveflow.image.idx import read_idx
 from waveflow.limits import LIMITS
 from waveflow.task import get_task
-from waveflow.train.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 22050
@@ -293,7 +292,7 @@ def test_a_fifo_neither_blocks_nor_stops_the_other_files(files: Path, tmp_path: 
 def test_a_checkpoint_asking_for_a_huge_model_is_refused_before_building(
     files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from waveflow.audio.task import WaveGlowTask
+    from waveflow.audio.tasks.vocoder import WaveGlowTask
 
     def never(self, cfg):
         raise AssertionError("the model was built before its size was checked")
@@ -540,7 +539,7 @@ def _whole_signal_mrstft(ref: np.ndarray, gen: np.ndarray) -> tuple[float, float
 def test_running_out_of_memory_is_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys, error: BaseException
 ) -> None:
-    from waveflow.commands import copy_synthesis
+    from waveflow.cli.commands import copy_synthesis
 
     def allocate(args):
         raise error
@@ -674,7 +673,7 @@ def test_warnings_are_one_line_without_a_source_line(files: Path, tmp_path: Path
 
 @pytest.fixture
 def toy(monkeypatch: pytest.MonkeyPatch):
-    from toy_task import ToyTask, toy_config
+    from engine_stand_in import ToyTask, toy_config
 
     from waveflow import task as registry
 

@@ -11,7 +11,7 @@ from image_files import write_mnist_layout
 from PIL import Image
 
 from waveflow.cli import main
-from waveflow.config import to_dict
+from waveflow.dataclass_dict import to_dict
 from waveflow.errors import WaveflowError
 from waveflow.image import Glow, GlowConfig
 from waveflow.image.data import ImageDataConfig, ImageDataset
@@ -160,6 +160,15 @@ def test_sample_command_writes_pngs_and_evaluation_runs(tmp_path, capsys):
     assert code == 0
     assert "test bits/dim" in capsys.readouterr().out
     assert json.loads((tmp_path / "r.json").read_text())["images"] == 40
+
+
+@pytest.mark.parametrize("task", ["waveglow", "distill"])
+def test_sample_command_points_every_vocoder_to_synthesize(tmp_path, capsys, task):
+    ckpt = tmp_path / f"{task}.pt"
+    torch.save({"task": task, "config": {"model": {}}, "model": {}}, ckpt)
+    assert main(["sample", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert f"vocoder (audio) checkpoint (task {task!r})" in err and "waveflow synthesize" in err
 
 
 def test_sample_command_refuses_waveglow_and_bad_checkpoints(tmp_path, capsys):

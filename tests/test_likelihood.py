@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.io import load_audio
-from waveflow.audio.likelihood import held_out_nll
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.io import load_audio
+from waveflow.audio.models.waveglow import WaveGlow
+from waveflow.audio.tasks.likelihood import held_out_nll
 
 
 def tiny_vocoder(perturb: bool) -> WaveGlow:

@@ -10,7 +10,7 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio.data import (
+from waveflow.audio.data.corpus import (
     AudioSegmentDataset,
     Utterance,
     prepare_mels,
@@ -19,8 +19,8 @@ from waveflow.audio.data import (
     select_utterances,
     split_ljspeech,
 )
-from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.io import load_audio
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.io import load_audio
 from waveflow.errors import WaveflowError
 
 CONFIG = MelConfig()

@@ -11,19 +11,18 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from toy_task import ToyLossConfig, ToyTask
+from engine_stand_in import ToyLossConfig, ToyTask
+from recipe_summary import training_front_end_and_sigma
 
 from waveflow import task as registry
-from waveflow.audio.distill import DistillLossConfig
-from waveflow.audio.recipe_summary import training_front_end_and_sigma
-from waveflow.audio.task import FlowVocoderLossConfig
-from waveflow.checkpoint import load_model
-from waveflow.config import to_dict
+from waveflow.audio.tasks.distill import DistillLossConfig
+from waveflow.audio.tasks.vocoder import FlowVocoderLossConfig
+from waveflow.checkpoint import load_model, save_checkpoint
+from waveflow.dataclass_dict import to_dict
 from waveflow.errors import WaveflowError
 from waveflow.image import Glow, GlowConfig
 from waveflow.image.task import GlowLossConfig, GlowTask
 from waveflow.task import NoLossOptions
-from waveflow.train.checkpoint import save_checkpoint
 from waveflow.train.config import load_config, parse_config, save_config
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from waveflow.audio.io import load_audio
+from waveflow.audio.data.io import load_audio
 from waveflow.audio.metrics import (
     HIGHER_IS_BETTER,
     MetricSkippedWarning,

@@ -7,11 +7,11 @@ import os
 import pickle
 import sys
 
-import nvidia_layout as nl
 import pytest
 import torch
+from reference import nvidia_maths as nl
 
-from waveflow.audio.nvidia import load_nvidia_waveglow
+from waveflow.audio.formats.nvidia import load_nvidia_waveglow
 from waveflow.cli import main
 from waveflow.errors import WaveflowError
 

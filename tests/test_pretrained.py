@@ -1,4 +1,4 @@
-"""The default vocoder shipped in the package (waveflow.audio.pretrained) and the commands'
+"""The default vocoder shipped in the package (waveflow.audio.formats.pretrained) and the commands'
 default path, with a tiny checkpoint packaged into a temporary weights folder."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import soundfile
 import torch
 from vocoder_files import native_checkpoint
 
-from waveflow.audio import pretrained
-from waveflow.audio.pretrained import load_default, package_vocoder
+from waveflow.audio.formats import pretrained
+from waveflow.audio.formats.pretrained import load_default, package_vocoder
 from waveflow.checkpoint import load_checkpoint
 from waveflow.cli import main
 from waveflow.errors import WaveflowError
@@ -98,7 +98,8 @@ def test_other_sample_rate_is_refused_with_both_values(
     err = capsys.readouterr().err.strip()
     assert err == (
         f"waveflow {command}: error: --sample-rate 16000: the default vocoder expects 22050 Hz, "
-        "received 16000 Hz (pass --checkpoint for a model trained at another rate)"
+        "received 16000 Hz (the rate it was trained at: resample, or use a model trained at "
+        "16000 Hz)"
     )
     assert not (tmp_path / "o").exists()
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import soundfile
 import torch
+from distill_report import format_report
 from torch import nn
 
-from waveflow.audio.distill_report import format_report
-from waveflow.audio.features import MelConfig
-from waveflow.audio.task import VocoderDataConfig
-from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig
-from waveflow.config import to_dict
+from waveflow.audio.data.features import MelConfig
+from waveflow.audio.models.waveglow import WaveGlow, WaveGlowConfig
+from waveflow.audio.tasks.vocoder import VocoderDataConfig
+from waveflow.dataclass_dict import to_dict
 from waveflow.train.config import load_config
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "distill"
@@ -86,8 +86,10 @@ def test_stages_1_to_4_on_a_tiny_corpus(tiny_ljspeech: Path, tmp_path: Path) -> 
     for model in ("teacher", "student"):
         wav = soundfile.info(exp / "wav" / "test" / model / f"{test_id}.wav")
         assert wav.frames == (1 + recording.frames // HOP) * HOP
-        metrics = json.loads((exp / "eval" / f"{model}_metrics.json").read_text())
-        assert "mel_l1" in json.dumps(metrics)
+        metrics = json.loads((exp / "eval" / "metrics.json").read_text())["systems"][model]
+        assert math.isfinite(metrics["per_file"][test_id]["mel_l1"])
+        report = (exp / "eval" / "report.html").read_text()  # the listening report
+        assert f'src="report_files/{model}/{test_id}.wav"' in report
 
     summary = json.loads((exp / "eval" / "summary.json").read_text())
     assert summary["test_utterances"] == 1

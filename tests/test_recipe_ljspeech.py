@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import soundfile
+from recipe_summary import format_summary, paired_test_files
 
-from waveflow.audio.recipe_summary import format_summary, paired_test_files
 from waveflow.errors import WaveflowError
 from waveflow.train.config import load_config
 
@@ -153,12 +153,15 @@ def test_stages_1_to_4_on_a_tiny_corpus(tiny_ljspeech: Path, tmp_path: Path) -> 
     for key in ("nll_bits_per_sample", "mel_l1", "baseline_mel_l1", "x_real_time"):
         assert math.isfinite(summary[key]), key
     assert summary["x_real_time"] > 0
-    metrics = json.loads((exp / "eval" / "metrics.json").read_text())
-    assert "mel_l1" in json.dumps(metrics)
-    assert "mel_l1" in (exp / "eval" / "griffin_lim_metrics.json").read_text()
+    metrics = json.loads((exp / "eval" / "metrics.json").read_text())["systems"]
     for system in ("waveglow", "griffin_lim"):  # reference / generated / difference spectrograms
+        assert math.isfinite(metrics[system]["per_file"][test[0]]["mel_l1"])
         (png,) = (exp / "eval" / "plots" / system).glob("*.png")
         assert test[0] in png.name and png.read_bytes()[:4] == b"\x89PNG"
+    report = (exp / "eval" / "report.html").read_text()  # the listening report
+    for system in ("recording", "waveglow", "griffin_lim"):
+        assert f'src="report_files/{system}/{test[0]}.' in report
+    assert "listening report:" in result.stdout
     assert "held-out NLL" in result.stdout and "x real time" in result.stdout
 
     # Re-running training continues the run from its latest checkpoint.

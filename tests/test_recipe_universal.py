@@ -15,7 +15,7 @@ import pytest
 import soundfile
 import torch
 
-from waveflow.audio import pretrained
+from waveflow.audio.formats import pretrained
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "universal"
 WAVEFLOW = Path(sys.executable).parent / "waveflow"
@@ -242,3 +242,54 @@ def test_evaluate_judges_waveglow_against_griffin_lim(tmp_path, speech_wav):
         markdown = (out / "table.md").read_text()
         assert f"en: {'yes' if verdict else '**no**'}" in markdown
         assert json.loads((out / "waveglow" / "ru.json").read_text())["per_file"]["ru_a"]["pesq_wb"]
+
+
+@pytest.mark.slow
+def test_asterisk16k_trains_and_synthesizes_at_the_native_rate(
+    sounds, tmp_path, speech_wav, capsys
+):
+    """conf/asterisk16k.yaml (the `16k` mel preset) briefly: the corpus, the checkpoint and the
+    synthesis are at 16 kHz, the listening reports play them; 22050 Hz input is refused with
+    both rates in one line, and so is packaging it as the 22050 Hz default vocoder."""
+    from waveflow.checkpoint import load_checkpoint
+    from waveflow.cli import main
+
+    exp = tmp_path / "exp"
+    options = prepare_options(sounds, tmp_path / "db", exp / "dump")
+    options = [o for o in options if o not in ("--dump", str(exp / "dump"))]
+    conf = RECIPE / "conf" / "asterisk16k.yaml"
+    brief = "train.steps=2 train.batch_size=2 train.valid_every=0 train.ckpt_every=0 "
+    brief += "data.segment_length=4096"
+    result = run(
+        "run.sh", "--stage", "0", "--stop-stage", "2", "--conf", str(conf), *options,
+        "--exp-root", str(exp), "--metrics", "mel", "--rtf-threads", "1", "--train-args", brief,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert {soundfile.info(p).samplerate for p in (tmp_path / "db" / "wavs").iterdir()} == {16000}
+    model_dir = exp / "no_ru"
+    mel = load_checkpoint(model_dir / "best.pt")["config"]["data"]["mel"]
+    assert (mel["sample_rate"], mel["hop_length"], mel["fmin"], mel["fmax"]) == (
+        16000, 256, 80.0, 7600.0
+    )  # fmt: skip  # the preset, stored expanded
+    for ref in (exp / "dump" / "ref" / "en").iterdir():
+        generated = soundfile.info(model_dir / "wav" / ref.name)
+        assert generated.samplerate == 16000 and generated.frames == soundfile.info(ref).frames
+    for lang in LANGS:
+        report = (model_dir / "eval" / f"report_{lang}.html").read_text()
+        assert report.count("<audio ") == 3 * 2  # recording, WaveGlow, Griffin-Lim x 2 clips
+
+    checkpoint = ["--checkpoint", str(model_dir / "best.pt")]
+    capsys.readouterr()
+    argv = ["copy-synthesis", str(speech_wav), *checkpoint, "--out", str(tmp_path / "o")]
+    assert main(argv) == 1  # speech_wav is at 22050 Hz
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert "sample rate 22050 Hz, expected 16000 Hz" in line
+    assert main([*argv, "--sample-rate", "22050"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "expects 16000 Hz, received 22050 Hz" in line
+    packaged = run(
+        "run.sh", "--stage", "5", "--stop-stage", "5", "--conf", str(conf), *options,
+        "--exp-root", str(exp), "--weights-dir", str(tmp_path / "weights"),
+    )  # fmt: skip
+    assert packaged.returncode == 1 and not (tmp_path / "weights").exists()
+    assert "stage 5 packages the default vocoder, a 22050 Hz" in packaged.stderr

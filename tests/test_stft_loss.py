@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from waveflow.audio.stft_loss import multi_resolution_stft_loss
-from waveflow.audio.task import FlowVocoderLossConfig, WaveGlowTask
-from waveflow.audio.waveflow_task import WaveFlowTask
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.models.waveglow import WaveGlow
+from waveflow.audio.tasks.stft_loss import multi_resolution_stft_loss
+from waveflow.audio.tasks.vocoder import FlowVocoderLossConfig, WaveGlowTask
+from waveflow.audio.tasks.waveflow_task import WaveFlowTask
 from waveflow.errors import WaveflowError
 
 
@@ -36,7 +36,7 @@ def tiny_waveglow() -> WaveGlow:
 @pytest.mark.parametrize("task", [WaveGlowTask(), WaveFlowTask()])
 def test_stft_weight_adds_the_synthesis_loss_and_reaches_the_networks(task):
     if isinstance(task, WaveFlowTask):
-        from waveflow.audio.waveflow_model import WaveFlow
+        from waveflow.audio.models.waveflow_model import WaveFlow
 
         torch.manual_seed(1)
         model = WaveFlow(n_mel_channels=8, n_group=8, n_flows=2, n_layers=2, n_channels=4,

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy_task import ToyFlow, ToyTask
+from engine_stand_in import ToyFlow, ToyTask
 
 from waveflow import atomic
 from waveflow import task as registry
-from waveflow.checkpoint import load_checkpoint, load_model
+from waveflow.checkpoint import load_checkpoint, load_model, save_checkpoint
 from waveflow.errors import WaveflowError
-from waveflow.train.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
+from waveflow.train.rotation import latest_checkpoint, list_checkpoints
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +58,7 @@ def test_a_write_failing_midway_keeps_the_previous_checkpoint(
 
 KILLED_WRITER = """
 import sys, time, torch
-from waveflow.train.checkpoint import save_checkpoint
+from waveflow.checkpoint import save_checkpoint
 def slow_save(state, f):
     f.write(b"PK\\x03\\x04" + bytes(1 << 16))
     f.flush()

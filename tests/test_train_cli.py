@@ -9,9 +9,9 @@ import yaml
 
 from waveflow.checkpoint import load_checkpoint
 from waveflow.cli import main
-from waveflow.train.checkpoint import list_checkpoints
+from waveflow.train.rotation import list_checkpoints
 
-TOY_TASK = "toy_task:ToyTask"
+TOY_TASK = "engine_stand_in:ToyTask"
 
 
 @pytest.fixture

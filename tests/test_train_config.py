@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from toy_task import ToyDataConfig, ToyModelConfig, ToyTask
+from engine_stand_in import ToyDataConfig, ToyModelConfig, ToyTask
 
 from waveflow import task as registry
 from waveflow.errors import WaveflowError

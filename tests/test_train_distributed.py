@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from toy_task import ToyTask
+from engine_stand_in import ToyTask
 
 from waveflow import task as registry
 from waveflow.checkpoint import load_checkpoint, load_model
 from waveflow.train.engine import train
 
 TESTS_DIR = Path(__file__).resolve().parent
-TOY_TASK = "toy_task:ToyTask"  # importable by the torchrun workers via PYTHONPATH
+TOY_TASK = "engine_stand_in:ToyTask"  # importable by the torchrun workers via PYTHONPATH
 
 
 def toy_config(exp_dir: Path, batch_size: int, accumulate: int = 1) -> dict:

@@ -7,13 +7,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy_task import ToyDataConfig, ToyFlow, ToyLossConfig, ToyModelConfig, ToyTask, toy_config
+from engine_stand_in import (
+    ToyDataConfig,
+    ToyFlow,
+    ToyLossConfig,
+    ToyModelConfig,
+    ToyTask,
+    toy_config,
+)
 
 from waveflow import task as registry
 from waveflow.checkpoint import load_checkpoint, load_model
-from waveflow.train.checkpoint import latest_checkpoint, list_checkpoints
 from waveflow.train.ema import WeightEMA, ema_decay_at
 from waveflow.train.engine import TrainingDiverged, train
+from waveflow.train.rotation import latest_checkpoint, list_checkpoints
 
 
 @pytest.fixture(autouse=True)

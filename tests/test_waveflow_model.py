@@ -9,19 +9,20 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-import nvidia_layout as nl
 import pytest
 import torch
 from flow_checks import assert_bijective
+from reference import nvidia_maths as nl
 from torch import nn
 
-from waveflow.audio.height_wavenet import HeightCausalWaveNet, height_dilations
-from waveflow.audio.synthesis import load_vocoder, synthesis_chunk
-from waveflow.audio.waveflow_model import WaveFlow, WaveFlowConfig, row_permutation
+from waveflow.audio.formats.vocoder_file import load_vocoder
+from waveflow.audio.models.height_wavenet import HeightCausalWaveNet, height_dilations
+from waveflow.audio.models.waveflow_model import WaveFlow, WaveFlowConfig, row_permutation
+from waveflow.audio.synthesis.batch import synthesis_chunk
 from waveflow.bijectors import AxisAutoregressiveAffine, AxisPermutation, ChannelsToAxis
+from waveflow.checkpoint import save_checkpoint
 from waveflow.cli import main
 from waveflow.errors import WaveflowError
-from waveflow.train.checkpoint import save_checkpoint
 from waveflow.train.config import load_config
 from waveflow.train.engine import train
 

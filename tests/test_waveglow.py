@@ -10,7 +10,7 @@ import torch
 from flow_checks import assert_bijective
 from waveglow_fixtures import TINY, FixedMel
 
-from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig, likelihood_metrics
+from waveflow.audio.models.waveglow import WaveGlow, WaveGlowConfig, likelihood_metrics
 from waveflow.errors import WaveflowError
 
 

@@ -9,9 +9,9 @@ from flow_checks import assert_bijective
 from mdct_reference import direct_mdct
 from waveglow_fixtures import TINY, FixedMel
 
-from waveflow.audio.conditioning import InterpolatingUpsampler, interpolate_frames
-from waveflow.audio.prior_net import PriorNet
-from waveflow.audio.waveglow import FlowStep, WaveGlow, WaveGlowConfig
+from waveflow.audio.models.conditioning import InterpolatingUpsampler, interpolate_frames
+from waveflow.audio.models.prior_net import PriorNet
+from waveflow.audio.models.waveglow import FlowStep, WaveGlow, WaveGlowConfig
 from waveflow.bijectors import ActNorm, LappedFold, LearnedPrior, Split
 from waveflow.errors import WaveflowError
 

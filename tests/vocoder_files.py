@@ -7,8 +7,8 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from waveflow.audio.waveglow import WaveGlow
-from waveflow.train.checkpoint import save_checkpoint
+from waveflow.audio.models.waveglow import WaveGlow
+from waveflow.checkpoint import save_checkpoint
 
 
 def native_checkpoint(path, n_mel: int = 80, hop: int = 256) -> WaveGlow:

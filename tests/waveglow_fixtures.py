@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from waveflow.audio.waveglow import WaveGlow
+from waveflow.audio.models.waveglow import WaveGlow
 
 TINY = dict(
     n_mel_channels=5, n_flows=4, n_group=4, n_early_every=2, n_early_size=2,

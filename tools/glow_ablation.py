@@ -8,7 +8,7 @@ Usage::
 
 writes ``OUT.json`` (config, machine, every curve), ``OUT.md`` (the table and the comparison
 with the paper's ordering) and the PNG. The implementation is
-:mod:`waveflow.image.ablation` (Python API: ``run_ablation(AblationConfig(...))``).
+:mod:`ablation.glow_runner` (Python API: ``run_ablation(AblationConfig(...))``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
+from ablation.glow_report import markdown_table, plot_curves  # noqa: E402
+from ablation.glow_runner import COUPLINGS, PERMUTATIONS, AblationConfig, run_ablation  # noqa: E402
 from bench.machine import machine_info  # noqa: E402
 
 from waveflow.errors import WaveflowError  # noqa: E402
-from waveflow.image.ablation import COUPLINGS, PERMUTATIONS, AblationConfig, run_ablation  # noqa: E402
-from waveflow.image.ablation_report import markdown_table, plot_curves  # noqa: E402
+from waveflow.reporting import run_reporting_errors  # noqa: E402
 
 SNAPSHOT_EVERY_S = 60.0  # wall seconds between writes of a partial result
 
@@ -103,42 +104,38 @@ def render(json_path: Path, out: Path, plot: str | None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_reporting_errors("glow_ablation", lambda: ablate(args, argv))
+
+
+def ablate(args: argparse.Namespace, argv: list[str] | None) -> int:
     if args.from_json:
-        try:
-            print(render(Path(args.from_json), Path(args.out), args.plot))
-        except WaveflowError as err:
-            print(f"glow_ablation: error: {err}", file=sys.stderr)
-            return 1
+        print(render(Path(args.from_json), Path(args.out), args.plot))
         return 0
-    try:
-        cfg = AblationConfig(
-            data_root=args.data_root, dataset=args.dataset, clock=args.clock,
-            budget_s=args.budget, slice_s=args.slice, eval_every_s=args.eval_every,
-            threads=args.threads, n_levels=args.levels, n_steps=args.steps,
-            hidden_channels=args.hidden, batch_size=args.batch_size, lr=args.lr,
-            n_test=args.n_test, max_train=args.max_train, seed=args.seed,
-            couplings=tuple(args.couplings.split(",")),
-            permutations=tuple(args.permutations.split(",")),
-        )  # fmt: skip
-        started = time.perf_counter()
-        command = "python tools/glow_ablation.py " + " ".join(
-            sys.argv[1:] if argv is None else argv
-        )
+    cfg = AblationConfig(
+        data_root=args.data_root, dataset=args.dataset, clock=args.clock,
+        budget_s=args.budget, slice_s=args.slice, eval_every_s=args.eval_every,
+        threads=args.threads, n_levels=args.levels, n_steps=args.steps,
+        hidden_channels=args.hidden, batch_size=args.batch_size, lr=args.lr,
+        n_test=args.n_test, max_train=args.max_train, seed=args.seed,
+        couplings=tuple(args.couplings.split(",")),
+        permutations=tuple(args.permutations.split(",")),
+    )  # fmt: skip
+    started = time.perf_counter()
+    command = "python tools/glow_ablation.py " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
 
-        last_write = [started]
+    last_write = [started]
 
-        def write(result: dict) -> Path | None:
-            """Write the outputs; partial results at most every SNAPSHOT_EVERY_S seconds."""
-            now = time.perf_counter()
-            if not result["complete"] and now - last_write[0] < SNAPSHOT_EVERY_S:
-                return None
-            last_write[0] = now
-            return write_outputs(result, command, started, Path(args.out), args.plot)
+    def write(result: dict) -> Path | None:
+        """Write the outputs; partial results at most every SNAPSHOT_EVERY_S seconds."""
+        now = time.perf_counter()
+        if not result["complete"] and now - last_write[0] < SNAPSHOT_EVERY_S:
+            return None
+        last_write[0] = now
+        return write_outputs(result, command, started, Path(args.out), args.plot)
 
-        result = run_ablation(cfg, progress=None if args.quiet else print, snapshot=write)
-    except WaveflowError as err:
-        print(f"glow_ablation: error: {err}", file=sys.stderr)
-        return 1
+    result = run_ablation(cfg, progress=None if args.quiet else print, snapshot=write)
     plot = write(result)
     out = Path(args.out)
     if not args.quiet:

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from waveflow.audio.io import collect_files, load_audio
+from waveflow.audio.data.io import collect_files, load_audio
 from waveflow.audio.metrics.pair import evaluate_pair
-from waveflow.audio.waveglow import first_conv_start
+from waveflow.audio.models.waveglow import first_conv_start
 from waveflow.bijectors import Chain, LappedFold
 
 

@@ -18,12 +18,12 @@ import time
 import torch
 import yaml
 
-from waveflow.audio.features import MelConfig, MelSpectrogram
-from waveflow.audio.griffin_lim import griffin_lim
-from waveflow.audio.io import load_audio
-from waveflow.audio.waveflow_model import WaveFlow, WaveFlowConfig
-from waveflow.audio.waveglow import WaveGlow, WaveGlowConfig
-from waveflow.config import from_dict
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.io import load_audio
+from waveflow.audio.models.waveflow_model import WaveFlow, WaveFlowConfig
+from waveflow.audio.models.waveglow import WaveGlow, WaveGlowConfig
+from waveflow.audio.synthesis.griffin_lim import griffin_lim
+from waveflow.dataclass_dict import from_dict
 
 PRESETS = "recipes/ljspeech/conf/"
 

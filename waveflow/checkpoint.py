@@ -1,10 +1,26 @@
-"""Reading checkpoints safely and rebuilding a model from one (the floor under engine and families).
+"""Checkpoint files: writing them atomically, reading them safely, rebuilding a model from one
+and loading a run's initial weights (the floor under the engine, the families and the commands;
+which files an experiment keeps is `waveflow.train.rotation`).
 
 A waveflow checkpoint is a dict loadable with `torch.load(path, weights_only=True)`; only
 `task` (a registered task name), `config.model` and `model` (a state dict) are needed to rebuild
 the model, so the minimal file written by `waveflow convert` is
-`{"task", "config": {"model": {...}}, "model": state}`. The training engine adds optimizer, RNG
-and data-order state (see `waveflow.train.checkpoint`).
+`{"task", "config": {"model": {...}}, "model": state}`. A training checkpoint holds:
+
+    task        registry name of the task ("waveglow", "glow", ...)
+    config      the resolved config as plain dicts ({"task", "model", "data", "loss", "train"})
+    model       model state_dict (unwrapped from DDP); with `train.ema_decay` the averaged
+                weights, which validation, synthesis and `init_from` use
+    raw_model   (EMA only) the raw training weights, from which a resumed run continues
+    optimizer   optimizer state_dict
+    scaler      GradScaler state_dict (fp16) or {}
+    scheduler   {"step": ..., "lr": ...}: the schedule is a pure function of the step
+    step        optimizer steps taken
+    epoch, batch_in_epoch   data-order position of the next batch
+    best_valid  lowest validation loss so far (inf if none)
+    clock       {"wall_s", "process_s"}: time spent in training steps so far
+    rng         one `capture_rng()` dict per rank
+    finite      whether the last step before saving had a finite loss and gradient
 """
 
 from __future__ import annotations
@@ -12,17 +28,24 @@ from __future__ import annotations
 import errno
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from waveflow.config import from_dict
+from waveflow.atomic import atomic_write
+from waveflow.dataclass_dict import from_dict, to_dict
 from waveflow.errors import WaveflowError
 from waveflow.inputs import regular_file
 from waveflow.limits import LIMITS
-from waveflow.task import checkpoint_model_section, get_task
+from waveflow.task import Task, get_task
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write `state` to `path` atomically (temp file in the same dir + fsync + os.replace)."""
+    atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
 def load_checkpoint(
@@ -84,6 +107,59 @@ def model_from_checkpoint(
     model = task.build_model(cfg)
     load_state(model, ckpt["model"], path)
     return model
+
+
+def load_init_weights(task: Task, model: torch.nn.Module, model_cfg: Any, path: str) -> None:
+    """`train.init_from`: load the weights of the file at `path` into `model`.
+
+    Called on the unwrapped model of a fresh run instead of `Task.initialize`. A native
+    checkpoint (its `model` entry: the EMA weights if it was trained with EMA) must hold `task`'s
+    name, exactly the model's parameter names and shapes, and the same `model:` config (fields
+    that no shape shows, such as a hop length). A file that is not a native checkpoint goes to
+    the family's `Task.load_foreign_weights` (WaveGlow reads NVIDIA's files there). Every
+    problem is a one-line WaveflowError.
+    """
+    try:
+        ckpt = load_checkpoint(path)
+    except WaveflowError as err:
+        task.load_foreign_weights(model, model_cfg, path, err)
+        return
+    load_native_weights(task, model, model_cfg, ckpt, path)
+
+
+def load_native_weights(
+    task: Task, model: torch.nn.Module, model_cfg: Any, ckpt: dict[str, Any], path: str
+) -> None:
+    """Load a native checkpoint `ckpt` read from `path` into `model` (see `load_init_weights`)."""
+    if ckpt["task"] != task.name:
+        raise WaveflowError(
+            f"train.init_from {path} holds a {ckpt['task']!r} model, not {task.name!r}"
+        )
+    check_state_fits(model, ckpt["model"], path)
+    found = from_dict(task.model_config, checkpoint_model_section(task, ckpt), "model")
+    check_same_config(found, model_cfg, path)
+    load_state(model, ckpt["model"], path)
+
+
+def checkpoint_model_section(task: Task, ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The `model` section of a checkpoint's config without the keys that have moved out of
+    it since (`Task.moved_keys`, e.g. Glow's `y_weight`), so older checkpoints still load."""
+    moved = {key.partition(".")[2] for key in task.moved_keys if key.startswith("model.")}
+    return {k: v for k, v in ckpt["config"]["model"].items() if k not in moved}
+
+
+def check_same_config(
+    found: Any, expected: Any, source: str, fields: tuple[str, ...] | None = None
+) -> None:
+    """Raise a one-line WaveflowError naming the first field (of `fields`; default all) where
+    two model config dataclasses differ."""
+    theirs, ours = to_dict(found), to_dict(expected)
+    for key, value in ours.items():
+        if (fields is None or key in fields) and theirs.get(key) != value:
+            raise WaveflowError(
+                f"{source} was trained with model.{key}={theirs.get(key)!r}, but the config "
+                f"says {value!r}"
+            )
 
 
 def check_model_size(

@@ -3,7 +3,7 @@
 Unpickling can import and call any Python global the file names; :class:`RestrictedUnpickler`
 refuses every global its :meth:`~RestrictedUnpickler.allowed_global` does not return, before
 anything is imported or called. Subclasses state a policy (NVIDIA checkpoints:
-:mod:`waveflow.audio.safe_unpickle`; CIFAR-10 batches: :mod:`waveflow.image.cifar`).
+:mod:`waveflow.audio.formats.safe_unpickle`; CIFAR-10 batches: :mod:`waveflow.image.cifar`).
 """
 
 from __future__ import annotations

@@ -110,19 +110,17 @@ class Task(abc.ABC):
         with torch.no_grad():
             self.loss(model, batch, options)
 
-    def load_weights(self, model: torch.nn.Module, model_cfg: Any, path: str) -> None:
-        """Load the weights of the checkpoint at `path` into `model` (`train.init_from`).
+    def load_foreign_weights(
+        self, model: torch.nn.Module, model_cfg: Any, path: str, error: WaveflowError
+    ) -> None:
+        """`train.init_from` names a file that is not a native checkpoint (`error` says why).
 
-        Called on the unwrapped model of a fresh run instead of `initialize`. The default reads
-        a native checkpoint (`waveflow.checkpoint.load_checkpoint`: its `model` entry, the EMA
-        weights if it was trained with EMA) and requires this task's name, exactly the model's
-        parameter names and shapes, and the same `model:` config (fields that no shape shows,
-        such as a hop length). Families override it to accept foreign formats too. Every
-        problem is a one-line WaveflowError.
+        Called on the unwrapped model of a fresh run by `waveflow.checkpoint.load_init_weights`
+        (which reads native checkpoints itself). A family that reads a foreign format (WaveGlow:
+        NVIDIA's published files) loads it into `model` here; the default raises `error`.
+        Every problem is a one-line WaveflowError.
         """
-        from waveflow.checkpoint import load_checkpoint
-
-        load_native_weights(self, model, model_cfg, load_checkpoint(path), path)
+        raise error
 
     def log_media(self, model: torch.nn.Module, writer: Any, step: int, valid_set: Dataset) -> None:
         """Write audio/images to TensorBoard (`writer` is a SummaryWriter); default: nothing.
@@ -133,60 +131,21 @@ class Task(abc.ABC):
         return None
 
 
-def load_native_weights(
-    task: Task, model: torch.nn.Module, model_cfg: Any, ckpt: dict[str, Any], path: str
-) -> None:
-    """`Task.load_weights` for a loaded native checkpoint `ckpt`: checks, then loads."""
-    from waveflow.checkpoint import check_state_fits, load_state
-    from waveflow.config import from_dict
-
-    if ckpt["task"] != task.name:
-        raise WaveflowError(
-            f"train.init_from {path} holds a {ckpt['task']!r} model, not {task.name!r}"
-        )
-    check_state_fits(model, ckpt["model"], path)
-    found = from_dict(task.model_config, checkpoint_model_section(task, ckpt), "model")
-    check_same_config(found, model_cfg, path)
-    load_state(model, ckpt["model"], path)
-
-
-def checkpoint_model_section(task: Task, ckpt: dict[str, Any]) -> dict[str, Any]:
-    """The `model` section of a checkpoint's config without the keys that have moved out of
-    it since (`Task.moved_keys`, e.g. Glow's `y_weight`), so older checkpoints still load."""
-    moved = {key.partition(".")[2] for key in task.moved_keys if key.startswith("model.")}
-    return {k: v for k, v in ckpt["config"]["model"].items() if k not in moved}
-
-
-def check_same_config(
-    found: Any, expected: Any, source: str, fields: tuple[str, ...] | None = None
-) -> None:
-    """Raise a one-line WaveflowError naming the first field (of `fields`; default all) where
-    two model config dataclasses differ."""
-    from waveflow.config import to_dict
-
-    theirs, ours = to_dict(found), to_dict(expected)
-    for key, value in ours.items():
-        if (fields is None or key in fields) and theirs.get(key) != value:
-            raise WaveflowError(
-                f"{source} was trained with model.{key}={theirs.get(key)!r}, but the config "
-                f"says {value!r}"
-            )
-
+#: What each built-in task models, so that commands tell a vocoder (mel -> audio: `waveflow
+#: synthesize`) from an image flow (`waveflow sample`, bits/dim) and the 2-D toy densities.
+VOCODER_TASKS = ("waveglow", "waveflow", "distill")
+IMAGE_TASKS = ("glow", "nice", "realnvp")
+POINT_TASKS = ("toy2d",)
 
 TASKS: dict[str, str | type[Task]] = {
-    "waveglow": "waveflow.audio.task:WaveGlowTask",
-    "waveflow": "waveflow.audio.waveflow_task:WaveFlowTask",
+    "waveglow": "waveflow.audio.tasks.vocoder:WaveGlowTask",
+    "waveflow": "waveflow.audio.tasks.waveflow_task:WaveFlowTask",
     "glow": "waveflow.image.task:GlowTask",
-    "distill": "waveflow.audio.distill:DistillTask",
+    "distill": "waveflow.audio.tasks.distill:DistillTask",
     "nice": "waveflow.image.flow_tasks:NICETask",
     "realnvp": "waveflow.image.flow_tasks:RealNVPTask",
     "toy2d": "waveflow.toy.task:Toy2DTask",
 }
-
-
-def register_task(name: str, target: str | type[Task]) -> None:
-    """Register `target` (a Task subclass or a `"module:Class"` string) under `name`."""
-    TASKS[name] = target
 
 
 def get_task(name: str, allow_plugin: bool = False) -> Task:

@@ -11,7 +11,8 @@
 #   2  train the student: `waveflow train --config CONF data.teacher=CKPT ...` (task: distill;
 #      resumes from the latest checkpoint in --exp)
 #   3  synthesize the test mels with the teacher and with the student (sigma --sigma)
-#   4  evaluate both (`waveflow evaluate`) and write EXP/eval/summary.json: the student's
+#   4  evaluate both (`waveflow evaluate`: EXP/eval/metrics.json and the listening report
+#      EXP/eval/report.html) and write EXP/eval/summary.json: the student's
 #      synthesis speed against its teacher's, log-mel distances, the teacher's NLL of each
 # The teacher is a native (`task: waveglow`) or NVIDIA WaveGlow checkpoint trained on the mel
 # front end of --conf's data.mel (e.g. the `make demo` vocoder exp/demo/best.pt).
@@ -32,7 +33,7 @@ train_args=""     # extra `waveflow train` overrides, e.g. "train.steps=1000"
 metrics=mel,mrstft  # stage 4 `waveflow evaluate --metrics`
 
 usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     cat <<USAGE
 
 Options (defaults):
@@ -144,13 +145,15 @@ fi
 
 if runs 4; then
     begin 4 "evaluation"
-    for model in teacher student; do
-        "${waveflow}" evaluate --ref "${dump}/wav/test" --gen "${exp}/wav/test/${model}" \
-            --metrics "${metrics}" --json "${exp}/eval/${model}_metrics.json"
-    done
+    # One evaluation of both: metrics (EXP/eval/metrics.json, one record per model) and the
+    # listening report EXP/eval/report.html.
+    "${waveflow}" evaluate --ref "${dump}/wav/test" --gen "teacher=${exp}/wav/test/teacher" \
+        --gen "student=${exp}/wav/test/student" --metrics "${metrics}" \
+        --json "${exp}/eval/metrics.json" --html "${exp}/eval/report.html" --config "${conf}" \
+        --title "Listening report: IAF student and its WaveGlow teacher, test set, sigma ${sigma}"
     echo
     echo "Summary (${exp}/eval/summary.json):"
-    "${python}" -m waveflow.audio.distill_report --teacher "${teacher}" \
+    "${python}" "${recipe_dir}/local/distill_report.py" --teacher "${teacher}" \
         --student "${exp}/best.pt" --ref "${dump}/wav/test" --mels "${dump}/mels/test" \
         --teacher-gen "${exp}/wav/test/teacher" --student-gen "${exp}/wav/test/student" \
         --sigma "${sigma}" --device "${device}" --json "${exp}/eval/summary.json"

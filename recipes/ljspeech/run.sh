@@ -11,8 +11,9 @@
 #   3  synthesize the test set from its mels (sigma --sigma), plus a Griffin-Lim baseline
 #   4  evaluate: held-out NLL (bits/sample), log-mel distance, real-time factor, and the full
 #      `waveflow evaluate` metrics table of WaveGlow and of Griffin-Lim; writes
-#      EXP/eval/summary.json, metrics.json, griffin_lim_metrics.json and the reference /
-#      generated / difference log-mel PNGs of every test clip (EXP/eval/plots/{waveglow,griffin_lim})
+#      EXP/eval/summary.json, metrics.json (one record per system), the reference / generated /
+#      difference log-mel PNGs of every test clip (EXP/eval/plots/{waveglow,griffin_lim}) and
+#      the listening report EXP/eval/report.html (+ report_files/: players, PNGs, metrics)
 # The `waveflow` command of the active environment is used (override with WAVEFLOW=...).
 set -euo pipefail
 
@@ -40,7 +41,7 @@ train_args=""     # extra `waveflow train` overrides, e.g. "train.steps=1000 tra
 metrics=mel,mrstft,pesq,stoi,mcd,f0  # stage 4 `waveflow evaluate --metrics`
 
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     cat <<USAGE
 
 Options (defaults):
@@ -188,19 +189,20 @@ fi
 # ---------------------------------------------------------------------------- stage 4
 if runs 4; then
     begin 4 "evaluation"
-    echo "WaveGlow copy synthesis (spectrograms: ${exp}/eval/plots/waveglow):"
-    "${waveflow}" evaluate --ref "${dump}/wav/test" --gen "${exp}/wav/test/waveglow" \
-        --metrics "${metrics}" --json "${exp}/eval/metrics.json" \
-        --plots "${exp}/eval/plots/waveglow"
+    # One evaluation of every system: metrics, PNGs (plots/<system>/) and the listening report.
+    systems=(--gen "waveglow=${exp}/wav/test/waveglow")
     baseline=()
+    plots=${exp}/eval/plots/waveglow
     if [ "${griffin_lim}" = true ]; then
+        systems+=(--gen "griffin_lim=${exp}/wav/test/griffin_lim")
         baseline=(--baseline "${exp}/wav/test/griffin_lim")
-        echo
-        echo "Griffin-Lim on the same mels, the reference (spectrograms: ${exp}/eval/plots/griffin_lim):"
-        "${waveflow}" evaluate --ref "${dump}/wav/test" --gen "${exp}/wav/test/griffin_lim" \
-            --metrics "${metrics}" --json "${exp}/eval/griffin_lim_metrics.json" \
-            --plots "${exp}/eval/plots/griffin_lim"
+        plots=${exp}/eval/plots
     fi
+    echo "The test set against its recordings (WaveGlow; Griffin-Lim on the same mels):"
+    "${waveflow}" evaluate --ref "${dump}/wav/test" "${systems[@]}" --metrics "${metrics}" \
+        --json "${exp}/eval/metrics.json" --plots "${plots}" \
+        --html "${exp}/eval/report.html" --config "${conf}" \
+        --title "Listening report: $(basename "${exp}"), test set, sigma ${sigma}"
     echo
     echo "Summary (${exp}/eval/summary.json):"
     "${python}" "${recipe_dir}/local/summary.py" --checkpoint "${checkpoint}" \
@@ -209,6 +211,7 @@ if runs 4; then
     echo
     echo "generated test audio: ${exp}/wav/test/waveglow (Griffin-Lim: ${exp}/wav/test/griffin_lim)"
     echo "spectrograms (reference / generated / difference): ${exp}/eval/plots/"
+    echo "listening report:     ${exp}/eval/report.html (open it in a browser; no server needed)"
     echo "TensorBoard logs:     tensorboard --logdir ${exp}/tb"
     done_in 4
 fi

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# NICE and RealNVP on 2-D toy densities (two moons, checkerboard): the tutorial pictures.
+# NICE, RealNVP, spline and MAF flows on 2-D toy densities (two moons, checkerboard): the
+# tutorial pictures.
 #   ./run.sh                                   # conf/realnvp_moons.yaml: train, then plots
 #   ./run.sh --conf conf/nice_checkerboard.yaml
+#   ./run.sh --conf conf/spline_checkerboard.yaml   # also maf_moons, maf_spline_checkerboard
 #   ./run.sh --stage 2                         # plots of an existing experiment
 #   ./run.sh --train-args "train.steps=500"    # config overrides
 # Stages: 1 train, 2 plots (density.png, samples.png) and held-out NLL. The points are

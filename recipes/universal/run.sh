@@ -15,8 +15,12 @@
 #      (EXP_ROOT/no_<H>/eval/table.md and table.json)
 #   3  train the shipped model on all five languages (EXP_ROOT/all; resumes)
 #   4  evaluate it the same way (EXP_ROOT/all/eval/table.md)
-#   5  package EXP_ROOT/all/best.pt (or --package-checkpoint) as waveflow/audio/weights/
+#   5  package EXP_ROOT/all/best.pt (or --package-checkpoint) as waveflow/audio/formats/weights/
 #      universal.pt + universal.sha256 (stripped, fp16 when harmless, <= 25 MB)
+# The corpus is made at the sample rate of --conf's front end (data.mel): 22050 Hz for
+# conf/universal.yaml, the prompts' native 16000 Hz for conf/asterisk16k.yaml (stage 5, the
+# shipped 22050 Hz default vocoder, is refused at other rates). Stages 2 and 4 also write one
+# listening report per language (EXP/eval/report_<lang>.html).
 # The `waveflow` command of the active environment is used (override with WAVEFLOW=...).
 set -euo pipefail
 
@@ -45,10 +49,10 @@ metrics=stoi,pesq,mel,mrstft,f0
 rtf_threads=2
 package_checkpoint=""   # stage 5; default: EXP_ROOT/all/best.pt
 package_dtype=auto      # auto: fp16 if it changes the synthesis by less than -30 dB
-weights_dir=${repo_root}/waveflow/audio/weights
+weights_dir=${repo_root}/waveflow/audio/formats/weights
 
 usage() {
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     cat <<USAGE
 
 Options (defaults):
@@ -158,6 +162,24 @@ train() {
         "${overrides[@]}"
 }
 
+# The corpus rate: the sample rate of --conf's front end (data.mel, presets expanded).
+if [ ! -f "${conf}" ]; then
+    echo "run.sh: error: --conf ${conf} not found" >&2
+    exit 2
+fi
+sample_rate=$("${python}" - "${conf}" <<'PY'
+import sys
+
+import yaml
+
+from waveflow.audio.data.features import MelConfig
+
+with open(sys.argv[1], encoding="utf-8") as file:
+    data = (yaml.safe_load(file) or {}).get("data") or {}
+print(MelConfig.from_dict(data.get("mel") or {}).sample_rate)
+PY
+)
+
 # evaluate EXP UNSEEN_LANGS: copy synthesis of every test clip by the model (EXP/wav) and by
 # Griffin-Lim (DUMP/griffin_lim, rendered once), metrics per language, RTF, table.
 evaluate() {
@@ -172,13 +194,14 @@ evaluate() {
     "${waveflow}" copy-synthesis --checkpoint "${checkpoint}" "${refs[@]}" --out "${exp}/wav" \
         --sigma "${sigma}" --device "${device}"
     if [ ! -f "${dump}/griffin_lim.done" ]; then
-        "${waveflow}" copy-synthesis --griffin-lim "${refs[@]}" --out "${dump}/griffin_lim"
+        "${waveflow}" copy-synthesis --griffin-lim "${refs[@]}" --out "${dump}/griffin_lim" \
+            --sample-rate "${sample_rate}"
         touch "${dump}/griffin_lim.done"
     fi
     "${python}" "${recipe_dir}/local/evaluate.py" --ref-root "${dump}/ref" --gen "${exp}/wav" \
         --baseline "${dump}/griffin_lim" --out "${exp}/eval" --langs "${langs}" --unseen "$2" \
         --metrics "${metrics}" --checkpoint "${checkpoint}" --threads "${rtf_threads}" \
-        --sigma "${sigma}"
+        --sigma "${sigma}" --sample-rate "${sample_rate}"
 }
 
 # ---------------------------------------------------------------------------- stage 0
@@ -187,7 +210,7 @@ if runs 0; then
     "${python}" "${recipe_dir}/local/prepare_data.py" --db "${db}" --dump "${dump}" \
         --sounds-root "${sounds_root}" --docs-root "${docs_root}" --langs "${langs}" \
         --heldout-lang "${heldout_lang}" --n-test "${n_test}" --n-valid "${n_valid}" \
-        --seed "${seed}"
+        --seed "${seed}" --sample-rate "${sample_rate}"
     done_in 0
 fi
 
@@ -223,6 +246,11 @@ fi
 # ---------------------------------------------------------------------------- stage 5
 if runs 5; then
     begin 5 "packaging into ${weights_dir}"
+    if [ "${sample_rate}" != 22050 ]; then
+        echo "run.sh: error: stage 5 packages the default vocoder, a 22050 Hz (Tacotron2) model;" \
+            "--conf ${conf} trains at ${sample_rate} Hz: use EXP_ROOT/all/best.pt as --checkpoint" >&2
+        exit 1
+    fi
     package_checkpoint=${package_checkpoint:-${exp_root}/all/best.pt}
     "${python}" "${recipe_dir}/local/package.py" --checkpoint "${package_checkpoint}" \
         --weights-dir "${weights_dir}" --dtype "${package_dtype}" \

@@ -17,6 +17,7 @@ import torch
 from waveflow.atomic import atomic_write_text
 from waveflow.audio.metrics.registry import resolve_metrics
 from waveflow.errors import WaveflowError
+from waveflow.reporting import run_reporting_errors
 
 from .corpus import TestSet, load_test_set
 from .report import aggregate, markdown_table, plot_curves
@@ -207,11 +208,8 @@ def _log(line: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
+
+    def ablate() -> None:
         run(args)
-    except WaveflowError as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"ablate: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_reporting_errors("ablate", ablate)

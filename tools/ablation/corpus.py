@@ -29,7 +29,7 @@ class TestSet:
 
 def test_files(data_cfg: Any) -> list[Path]:
     """The test split of a vocoder data config: `test_files`, else `split_ljspeech(...).test`."""
-    from waveflow.audio.data import (
+    from waveflow.audio.data.corpus import (
         read_file_list,
         read_ljspeech_metadata,
         select_utterances,
@@ -50,8 +50,8 @@ def test_files(data_cfg: Any) -> list[Path]:
 
 def load_test_set(data_cfg: Any, sigma: float, limit: int | None) -> TestSet:
     """The first `limit` (None: all) test utterances of `data_cfg`, read and featurised."""
-    from waveflow.audio.features import MelSpectrogram
-    from waveflow.audio.io import load_audio
+    from waveflow.audio.data.features import MelSpectrogram
+    from waveflow.audio.data.io import load_audio
 
     files = test_files(data_cfg)[:limit]
     front_end = MelSpectrogram(data_cfg.mel)

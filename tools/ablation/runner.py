@@ -23,8 +23,8 @@ from typing import Any
 from waveflow.atomic import atomic_write_text
 from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
 from waveflow.errors import WaveflowError
-from waveflow.train.checkpoint import BEST_NAME, list_checkpoints
 from waveflow.train.config import ExperimentConfig, load_config
+from waveflow.train.rotation import BEST_NAME, list_checkpoints
 
 from .corpus import TestSet
 from .scoring import copy_synthesis_scores, nll_bits, vocoder_renderer

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from waveflow.audio.likelihood import held_out_nll
 from waveflow.audio.metrics import evaluate_pair
+from waveflow.audio.tasks.likelihood import held_out_nll
 
 from .corpus import TestSet
 
@@ -51,6 +51,6 @@ def vocoder_renderer(
 
 def griffin_lim_renderer(test: TestSet) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """The Griffin-Lim reference (no training), phase seed = utterance index."""
-    from waveflow.audio.griffin_lim import griffin_lim
+    from waveflow.audio.synthesis.griffin_lim import griffin_lim
 
     return lambda mel, index: griffin_lim(mel, test.mel_config, seed=index)

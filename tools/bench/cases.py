@@ -21,18 +21,10 @@ from typing import Any
 
 import torch
 
+from waveflow.device import DTYPES, resolve_device
+
 from .memory import baseline_bytes, memory_report, reset_peak
 from .stats import summarize, time_runs
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_device(name: str) -> torch.device:
-    """``torch.device(name)``, refusing CUDA when it is not available."""
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: CUDA is not available on this machine")
-    return device
 
 
 def synchronizer(device: torch.device) -> Callable[[], None]:
@@ -64,7 +56,7 @@ def _finite(value: torch.Tensor, what: str) -> None:
 
 def synth_case(spec: dict[str, Any]) -> dict[str, Any]:
     """WaveGlow synthesis of ``batch_size`` mels of ``frames`` frames (weight norm removed)."""
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     device = resolve_device(spec["device"])
     torch.manual_seed(0)
@@ -108,13 +100,13 @@ def export_case(spec: dict[str, Any]) -> dict[str, Any]:
     """
     import io
 
-    from waveflow.audio.export import (
+    from waveflow.audio.formats.export import (
         VocoderInference,
         export_onnx,
         export_torchscript,
         onnxruntime_runner,
     )
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     if spec["device"] != "cpu" or spec["dtype"] != "fp32":
         raise ValueError("the export benchmark runs on the CPU in fp32 (--device cpu --dtype fp32)")
@@ -178,7 +170,7 @@ def _onnxruntime_version() -> str:
 
 def train_case(spec: dict[str, Any]) -> dict[str, Any]:
     """One WaveGlow optimizer step (forward NLL, backward, Adam) on random audio and mels."""
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     device = resolve_device(spec["device"])
     torch.manual_seed(0)

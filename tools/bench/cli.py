@@ -7,14 +7,20 @@ Options left unset take the command's normal default, or its ``--quick`` default
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from waveflow.errors import WaveflowError
+from waveflow.reporting import run_reporting_errors
 
-from .commands import export_command, floor_command, glow_command, synth_command, train_command
-from .memory_case import memory_command
+from .commands import (
+    export_command,
+    floor_command,
+    glow_command,
+    memory_command,
+    synth_command,
+    train_command,
+)
 from .report import write_section
 from .versus import versus_command
 
@@ -245,14 +251,14 @@ def _non_negative_int(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; print its table; write ``--json``. Errors: one line, exit status 1."""
     args = build_parser().parse_args(argv)
-    try:
-        opts = resolve(args)
-        section, table = COMMANDS[opts.command](opts)
-        if opts.json is not None:
-            write_section(opts.json, opts.command, section)
-    except (ValueError, OSError) as err:
-        print(f"benchmark.py {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+    return run_reporting_errors(f"benchmark.py {args.command}", lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    opts = resolve(args)
+    section, table = COMMANDS[opts.command](opts)
+    if opts.json is not None:
+        write_section(opts.json, opts.command, section)
     machine = section["machine"]
     print(
         f"# {opts.command} on {machine['device_name']}, {machine['cpu_cores']} cores, "

@@ -211,3 +211,46 @@ def floor_command(opts: argparse.Namespace) -> tuple[Section, str]:
         ["achieved / matmul rate", f"{100 * floor['efficiency']:.3g} %"],
     ]
     return section, format_table(["quantity", "value"], rows)
+
+
+def memory_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    model = waveglow_config(opts.config)
+    results = []
+    for mode in opts.modes:
+        for seconds in opts.seconds:
+            spec = {
+                "case": "stream_memory",
+                "mode": mode,
+                "model": model,
+                "frames": frames_for(seconds, opts.sample_rate, model["hop_length"]),
+                "block_frames": opts.block_frames,
+                "chunk_samples": opts.chunk_samples,
+                "threads": opts.threads,
+            }
+            results.append({"mel_seconds": seconds, **spec, **run_isolated(spec, opts.isolate)})
+    for r in results:
+        first = next(x for x in results if x["mode"] == r["mode"])
+        r["peak_over_shortest"] = r["peak_bytes"] / first["peak_bytes"]
+    section = {
+        "machine": machine_info(torch.device("cpu")),
+        "options": {
+            k: v if isinstance(v, (int, float, str, list)) else str(v)
+            for k, v in vars(opts).items()
+        },
+        "model": model,
+        "results": results,
+    }
+    rows = [
+        [
+            f"{r['mode']} {r['mel_seconds']:g} s",
+            str(r["frames"]),
+            mib(r["peak_bytes"]),
+            mib(r["baseline_bytes"]),
+            mib(r["io_bytes"]),
+            f"{r['peak_over_shortest']:.3f}",
+            f"{r['samples_per_s'] / 1000:.3g}",
+        ]
+        for r in results
+    ]
+    headers = ["case", "frames", "peak MiB", "base MiB", "mel+audio MiB", "peak / shortest", "kHz"]
+    return section, format_table(headers, rows)

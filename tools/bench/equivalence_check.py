@@ -1,10 +1,9 @@
 """waveflow computes NVIDIA's WaveGlow maths on a device: ``python
 tools/bench/equivalence_check.py --device cuda`` prints one JSON line, exit 1 on a mismatch.
 
-The test-only reference (``tests/nvidia_layout.py``) and waveflow get the same weights; in
-float64 their latents, NVIDIA's loss and the sigma-0 synthesis (whole and in chunks) must agree
-to 1e-9, and the published model in float32 to 1e-4 (sigma-0 synthesis of 16 frames).
-"""
+The reference of NVIDIA's maths (``tools/reference/nvidia_maths.py``) and waveflow get the same
+weights; in float64 their latents, NVIDIA's loss and the sigma-0 synthesis (whole and in chunks)
+must agree to 1e-9, and the published model in float32 to 1e-4 (sigma-0 synthesis of 16 frames)."""
 
 from __future__ import annotations
 
@@ -24,8 +23,8 @@ from bench.versus import build_pair, reference_module  # noqa: E402
 def tiny_check(device: torch.device) -> dict[str, float]:
     nl = reference_module()
     reference = nl.make_reference().double().to(device)
-    from waveflow.audio.chunked import minimum_chunk_samples
-    from waveflow.audio.nvidia import waveglow_from_nvidia_state
+    from waveflow.audio.formats.nvidia import waveglow_from_nvidia_state
+    from waveflow.audio.models.chunked import minimum_chunk_samples
 
     state = {k: v.clone() for k, v in reference.state_dict().items()}
     model = waveglow_from_nvidia_state(state, {"hop_length": 8}).double().to(device)

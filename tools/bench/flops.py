@@ -66,7 +66,7 @@ def waveglow_flops_per_sample(config: dict[str, Any]) -> float:
 def count_synthesis_flops(config: dict[str, Any], frames: int) -> float:
     """Counted FLOPs per output sample of ``infer`` on one fp32 CPU mel of ``frames`` frames
     (a second call: per-model work cached by the first, such as composed weights, is left out)."""
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     torch.manual_seed(0)
     model = WaveGlow(**config).eval().remove_weight_norm()
@@ -80,7 +80,7 @@ def count_synthesis_flops(config: dict[str, Any], frames: int) -> float:
 
 def count_train_flops(config: dict[str, Any], segment_length: int) -> float:
     """Counted FLOPs per audio sample of a training forward + backward (batch 1, CPU fp32)."""
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     torch.manual_seed(0)
     model = WaveGlow(**config).train()

@@ -1,8 +1,9 @@
-"""Peak memory of long-form synthesis: short vs very long mels, each in a fresh process.
+"""Peak memory of long-form synthesis: the case a worker runs (``memory_command`` in
+:mod:`bench.commands` runs it for short vs very long mels, each in a fresh process).
 
 Two modes per duration:
 
-* ``stream``: :class:`waveflow.audio.chunked.StreamingSynthesizer` fed ``block_frames`` mel
+* ``stream``: :class:`waveflow.audio.models.chunked.StreamingSynthesizer` fed ``block_frames`` mel
   frames at a time (made on the fly, as a TTS model would) and its audio consumed block by
   block: nothing of size ``O(length)`` exists, so the peak RSS must be flat in the length;
 * ``offline``: ``WaveGlow.infer`` on the whole mel in memory (chunked inside): the peak grows
@@ -11,22 +12,16 @@ Two modes per duration:
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
 import torch
 
-from .commands import frames_for
-from .isolation import run_isolated
-from .machine import machine_info
 from .memory import baseline_bytes, memory_report
-from .presets import waveglow_config
-from .report import format_table, mib
 
 
 def _model(spec: dict[str, Any]):
-    from waveflow.audio.waveglow import WaveGlow
+    from waveflow.audio.models.waveglow import WaveGlow
 
     torch.manual_seed(0)
     return WaveGlow(**spec["model"]).eval().remove_weight_norm()
@@ -34,7 +29,7 @@ def _model(spec: dict[str, Any]):
 
 def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
     """Synthesise ``frames`` frames (``mode`` stream or offline); peak RSS and throughput."""
-    from waveflow.audio.chunked import StreamingSynthesizer
+    from waveflow.audio.models.chunked import StreamingSynthesizer
 
     model = _model(spec)
     n_mel, frames, block = spec["model"]["n_mel_channels"], spec["frames"], spec["block_frames"]
@@ -73,46 +68,3 @@ def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
         "io_bytes": io_bytes,
         "computed_over_output": work,
     }
-
-
-def memory_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    model = waveglow_config(opts.config)
-    results = []
-    for mode in opts.modes:
-        for seconds in opts.seconds:
-            spec = {
-                "case": "stream_memory",
-                "mode": mode,
-                "model": model,
-                "frames": frames_for(seconds, opts.sample_rate, model["hop_length"]),
-                "block_frames": opts.block_frames,
-                "chunk_samples": opts.chunk_samples,
-                "threads": opts.threads,
-            }
-            results.append({"mel_seconds": seconds, **spec, **run_isolated(spec, opts.isolate)})
-    for r in results:
-        first = next(x for x in results if x["mode"] == r["mode"])
-        r["peak_over_shortest"] = r["peak_bytes"] / first["peak_bytes"]
-    section = {
-        "machine": machine_info(torch.device("cpu")),
-        "options": {
-            k: v if isinstance(v, (int, float, str, list)) else str(v)
-            for k, v in vars(opts).items()
-        },
-        "model": model,
-        "results": results,
-    }
-    rows = [
-        [
-            f"{r['mode']} {r['mel_seconds']:g} s",
-            str(r["frames"]),
-            mib(r["peak_bytes"]),
-            mib(r["baseline_bytes"]),
-            mib(r["io_bytes"]),
-            f"{r['peak_over_shortest']:.3f}",
-            f"{r['samples_per_s'] / 1000:.3g}",
-        ]
-        for r in results
-    ]
-    headers = ["case", "frames", "peak MiB", "base MiB", "mel+audio MiB", "peak / shortest", "kHz"]
-    return section, format_table(headers, rows)

@@ -1,6 +1,6 @@
 """Model configurations the benchmarks run: named presets or a YAML file, checked up front.
 
-WaveGlow presets (plain dicts of :class:`waveflow.audio.waveglow.WaveGlowConfig` fields):
+WaveGlow presets (plain dicts of :class:`waveflow.audio.models.waveglow.WaveGlowConfig` fields):
 
 * ``published``: NVIDIA's published model (12 flows, 8 layers, 256 channels, groups of 8);
 * ``small``: a CPU-sized model (8 flows, 4 layers, 64 channels), this tool's own choice;
@@ -33,8 +33,8 @@ RECIPE_PRESETS = {"light": RECIPE_CONF / "light.yaml", "fast": RECIPE_CONF / "fa
 
 def waveglow_config(name_or_path: str) -> dict[str, Any]:
     """The full WaveGlowConfig (as a dict) of a preset name or a YAML file, validated."""
-    from waveflow.audio.waveglow import WaveGlowConfig
-    from waveflow.config import from_dict
+    from waveflow.audio.models.waveglow import WaveGlowConfig
+    from waveflow.dataclass_dict import from_dict
 
     if name_or_path in WAVEGLOW_PRESETS:
         section: Any = WAVEGLOW_PRESETS[name_or_path]

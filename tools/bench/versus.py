@@ -1,8 +1,8 @@
-"""Side by side: waveflow against the test-only reference of NVIDIA's WaveGlow maths.
+"""Side by side: waveflow against a reference of NVIDIA's WaveGlow maths.
 
-The reference (``tests/nvidia_layout.py``: NVIDIA's module layout and equations, weight norm as
-NVIDIA uses it, removed for synthesis as NVIDIA's ``inference.py`` does) and waveflow get the
-SAME weights (converted by :func:`waveflow.audio.nvidia.waveglow_from_nvidia_state`); a
+The reference (``tools/reference/nvidia_maths.py``: NVIDIA's module layout and equations, weight
+norm as NVIDIA uses it, removed for synthesis as NVIDIA's ``inference.py`` does) and waveflow get
+the SAME weights (converted by :func:`waveflow.audio.formats.nvidia.waveglow_from_nvidia_state`); a
 sigma-0 synthesis checks that they compute the same function before anything is timed.
 
 Each repeat times every case once, reference and waveflow alternating, so that machine noise
@@ -16,34 +16,31 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from .cases import DTYPES, autocast, resolve_device, synchronizer
+from waveflow.device import DTYPES, resolve_device
+
+from .cases import autocast, synchronizer
 from .commands import frames_for
 from .machine import machine_info
 from .report import format_table
 
-TESTS_DIR = Path(__file__).resolve().parents[2] / "tests"
-
 
 def reference_module() -> Any:
-    """``tests/nvidia_layout.py`` (the reference of NVIDIA's maths), imported from the repo."""
-    if str(TESTS_DIR) not in sys.path:
-        sys.path.insert(0, str(TESTS_DIR))
-    import nvidia_layout
+    """``tools/reference/nvidia_maths.py`` (the reference of NVIDIA's maths; ``tools/`` is on
+    the path of every tool)."""
+    from reference import nvidia_maths
 
-    return nvidia_layout
+    return nvidia_maths
 
 
 def build_pair(model: dict[str, Any], device: torch.device) -> tuple[Any, Any]:
     """``(reference, waveflow)`` WaveGlows with the same random weights (non-identity)."""
-    from waveflow.audio.nvidia import waveglow_from_nvidia_state
+    from waveflow.audio.formats.nvidia import waveglow_from_nvidia_state
 
     nl = reference_module()
     torch.manual_seed(0)

@@ -5,7 +5,8 @@ On ``x [B, C, *trailing]`` with the autoregressive axis ``axis`` (a trailing dim
     z_i = (x_i - m_i) * exp(-log_s_i),    (m, log_s) = net(x_<i, cond)    (all channels at i)
 
 where ``i`` indexes ``axis`` (WaveFlow's height, Ping et al. 2020; MAF, Papamakarios et al.
-2017, along a chosen axis).
+2017, along a chosen axis of a tensor with a convolutional net; for vectors ``[B, D]`` with a
+MADE see :class:`~waveflow.bijectors.masked_autoregressive.MaskedAutoregressive`).
 
 * ``forward(x) -> z`` (data to latent, DENSITY) is parallel: one call of the network on the
   data shifted by one step along ``axis`` (zeros at step 0);

@@ -17,6 +17,12 @@ def random_rotation(num_channels: int, generator: torch.Generator | None = None)
     return q
 
 
+def mix_channels(x: Tensor, weight: Tensor) -> Tensor:
+    """``y[:, i] = sum_j weight[i, j] x[:, j]`` at every position of ``x [B, C, *trailing]``."""
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    return F.conv1d(flat, weight.to(x.dtype).unsqueeze(-1)).reshape(x.shape)
+
+
 class InvertibleConv1x1(Bijector):
     """A learned invertible channel mixing ``y[:, i] = sum_j W[i, j] x[:, j]`` at every position.
 
@@ -112,17 +118,13 @@ class InvertibleConv1x1(Bijector):
             self._inverse_cache = (key, inverse)
         return self._inverse_cache[1]
 
-    def _mix(self, x: Tensor, weight: Tensor) -> Tensor:
-        flat = x.reshape(x.shape[0], self.num_channels, -1)
-        return F.conv1d(flat, weight.to(x.dtype).unsqueeze(-1)).reshape(x.shape)
-
     def _logdet(self, x: Tensor) -> Tensor:
         return (self.log_abs_det().to(logdet_dtype(x)) * trailing_size(x)).expand(x.shape[0])
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_channels(self, x, self.num_channels)
-        return self._mix(x, self.matrix()), self._logdet(x)
+        return mix_channels(x, self.matrix()), self._logdet(x)
 
     def inverse(self, y: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_channels(self, y, self.num_channels)
-        return self._mix(y, self.inverse_matrix()), -self._logdet(y)
+        return mix_channels(y, self.inverse_matrix()), -self._logdet(y)

@@ -22,8 +22,8 @@ class Gaussian(nn.Module):
         super().__init__()
         self.sigma = check_sigma(sigma, allow_zero=False)
 
-    def log_prob(self, z: Tensor, sigma: float | None = None) -> Tensor:
-        """Per-sample log-density ``[B]`` of ``z [B, ...]``."""
+    def log_prob(self, z: Tensor, sigma: float | None = None, cond: Tensor | None = None) -> Tensor:
+        """Per-sample log-density ``[B]`` of ``z [B, ...]`` (``cond`` is ignored)."""
         s = self.sigma if sigma is None else check_sigma(sigma, allow_zero=False)
         z = z.to(logdet_dtype(z))
         per_element = -0.5 * (z / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
@@ -37,6 +37,7 @@ class Gaussian(nn.Module):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        cond: Tensor | None = None,
     ) -> Tensor:
         """Draw ``z`` of ``shape`` from ``N(0, sigma^2)``; ``sigma=0`` gives the mode (zeros)."""
         s = self.sigma if sigma is None else check_sigma(sigma, allow_zero=True)

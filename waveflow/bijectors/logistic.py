@@ -26,8 +26,8 @@ class Logistic(nn.Module):
         super().__init__()
         self.sigma = check_sigma(sigma, allow_zero=False, owner="Logistic")
 
-    def log_prob(self, z: Tensor, sigma: float | None = None) -> Tensor:
-        """Per-sample log-density ``[B]`` of ``z [B, ...]``."""
+    def log_prob(self, z: Tensor, sigma: float | None = None, cond: Tensor | None = None) -> Tensor:
+        """Per-sample log-density ``[B]`` of ``z [B, ...]`` (``cond`` is ignored)."""
         s = self.sigma if sigma is None else check_sigma(sigma, allow_zero=False, owner="Logistic")
         u = z.to(logdet_dtype(z)) / s
         per_element = -F.softplus(u) - F.softplus(-u) - math.log(s)
@@ -41,6 +41,7 @@ class Logistic(nn.Module):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        cond: Tensor | None = None,
     ) -> Tensor:
         """Draw ``z`` of ``shape`` by the inverse CDF ``s * (log u - log(1 - u))``; ``sigma=0``
         gives the mode (zeros)."""

@@ -2,6 +2,4 @@
 
 from waveflow.image.glow import Glow, GlowConfig
 
-IMAGE_TASKS = ("glow", "nice", "realnvp")  # registry names of the image flows
-
-__all__ = ["IMAGE_TASKS", "Glow", "GlowConfig"]
+__all__ = ["Glow", "GlowConfig"]

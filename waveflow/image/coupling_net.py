@@ -28,8 +28,23 @@ class ZeroConv2d(nn.Module):
         nn.init.zeros_(self.conv.bias)
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
-        scale = torch.exp(self.logs * LOG_SCALE_FACTOR).view(1, -1, 1, 1)
-        return self.conv(x) * scale.to(x.dtype)
+        # conv(x) * s == conv with weight * s and bias * s: the scale costs a [out] vector
+        # multiply instead of a pass over the activations (same function, same gradients).
+        scale = torch.exp(self.logs * LOG_SCALE_FACTOR)
+        weight = self.conv.weight * scale.view(-1, 1, 1, 1)
+        return F.conv2d(x, weight.to(x.dtype), (self.conv.bias * scale).to(x.dtype), padding=1)
+
+
+def conv_actnorm(conv: nn.Conv2d, norm: ActNorm, x: Tensor) -> Tensor:
+    """``norm(conv(x))`` for a bias-free ``conv``, as ONE convolution: ActNorm's
+    ``(h + b) * exp(s)`` is folded into the weight (``W * exp(s)``) and a bias (``b * exp(s)``),
+    so no pass over the activations. The first call initialises ``norm`` from ``conv(x)``
+    (ActNorm's data-dependent initialisation)."""
+    if not norm.initialized:
+        norm.initialize(conv(x))
+    scale = norm.log_scale.exp()
+    weight = (conv.weight * scale.view(-1, 1, 1, 1)).to(x.dtype)
+    return F.conv2d(x, weight, (norm.bias * scale).to(x.dtype), padding=conv.padding)
 
 
 class CouplingNet(nn.Module):
@@ -37,7 +52,8 @@ class CouplingNet(nn.Module):
     :class:`ZeroConv2d`.
 
     The hidden convolutions have no bias and are followed by ActNorm (as in Glow), initialised
-    from the first batch that flows through them; their weights start from N(0, 0.05^2).
+    from the first batch that flows through them and folded into the convolution
+    (:func:`conv_actnorm`); their weights start from N(0, 0.05^2).
     Shapes: ``[B, in_channels, H, W] -> [B, out_channels, H, W]``; ``cond`` is ignored (Glow's
     couplings are unconditional; class information enters through the top prior).
     """
@@ -53,6 +69,8 @@ class CouplingNet(nn.Module):
         nn.init.normal_(self.conv_hidden.weight, std=0.05)
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
-        h = F.relu(self.norm_in(self.conv_in(x))[0])
-        h = F.relu(self.norm_hidden(self.conv_hidden(h))[0])
+        if x.device.type == "cpu":  # oneDNN's own layout: no reorder around every convolution
+            x = x.contiguous(memory_format=torch.channels_last)
+        h = F.relu(conv_actnorm(self.conv_in, self.norm_in, x), inplace=True)
+        h = F.relu(conv_actnorm(self.conv_hidden, self.norm_hidden, h), inplace=True)
         return self.conv_out(h)

@@ -59,7 +59,7 @@ def held_out_images(
     for a built-in data set the ``split`` ("test" or "train") with its class names; for an
     image folder, the held-out part of the training split ("held-out").
     """
-    from waveflow.config import from_dict
+    from waveflow.dataclass_dict import from_dict
     from waveflow.image.data import (
         ImageDataConfig,
         ImageDataset,
@@ -90,9 +90,11 @@ def evaluate_checkpoint(
     device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
     """Bits/dim of an image-flow checkpoint (Glow, NICE, RealNVP) on its held-out images
-    (see :func:`held_out_images`): ``{"split", "bits_per_dim", "images"}``."""
+    (see :func:`held_out_images`): ``{"split", "bits_per_dim", "images", "dequantization"}``;
+    with ``dequantization: variational`` the bits/dim are the variational bound (one draw of
+    the learned noise per image, see :mod:`waveflow.image.dequantization`)."""
     from waveflow.checkpoint import load_model
-    from waveflow.image import IMAGE_TASKS
+    from waveflow.task import IMAGE_TASKS
 
     model, ckpt = load_model(checkpoint, map_location=device)
     if ckpt["task"] not in IMAGE_TASKS:
@@ -104,4 +106,5 @@ def evaluate_checkpoint(
     result = evaluate_bits_per_dim(
         model, dataset, batch_size=batch_size, device=device, max_images=max_images
     )
-    return {"split": split_name, **result}
+    dequantization = getattr(model, "dequantization", "uniform")
+    return {"split": split_name, **result, "dequantization": dequantization}

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from waveflow.bijectors import Flow
 from waveflow.errors import WaveflowError
+from waveflow.image.dequantization import uniform_log_q
 from waveflow.image.pixels import bits_per_dim, check_n_bits
 
 
@@ -62,6 +63,10 @@ class ImageFlow(nn.Module):
         """Exact ``log p(x)`` in nats per image ``[B]`` (density on ``[-0.5, 0.5]^D``)."""
         z, logdet = self(x, y)
         return self.flow.latent_log_prob(z, logdet)
+
+    def dequantize(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(x, log q = 0)``: these models keep the data's uniform dequantisation."""
+        return x, uniform_log_q(x)
 
     def bits_per_dim(self, x: Tensor, y: Tensor | None = None, n_bits: int | None = None) -> Tensor:
         """Bits/dim ``[B]`` of dequantised images (see :mod:`waveflow.image.pixels`)."""

@@ -31,22 +31,26 @@ from waveflow.bijectors import (
     AffineCoupling,
     Chain,
     Flow,
+    Householder,
     Inverse,
     InvertibleConv1x1,
     LearnedPrior,
     Reverse,
     Shuffle,
+    SplineCoupling,
     Split,
     Squeeze,
+    spline_net_channels,
 )
 from waveflow.bijectors.base import Bijector
 from waveflow.errors import WaveflowError
 from waveflow.image.coupling_net import CouplingNet, ZeroConv2d
-from waveflow.image.pixels import bits_per_dim, check_n_bits
+from waveflow.image.dequantization import VariationalDequantizer, uniform_log_q
+from waveflow.image.pixels import bits_per_dim, check_n_bits, levels_of
 from waveflow.image.top_prior import TopPriorNet
 
-COUPLINGS = {"affine": "sigmoid", "additive": "additive"}
-PERMUTATIONS = ("conv1x1", "shuffle", "reverse")
+COUPLINGS = {"affine": "sigmoid", "additive": "additive", "spline": "spline"}
+PERMUTATIONS = ("conv1x1", "householder", "shuffle", "reverse")
 
 
 @dataclasses.dataclass
@@ -65,9 +69,16 @@ class GlowConfig:
     n_levels: int = 3
     n_steps: int = 32
     hidden_channels: int = 512
-    coupling: Literal["affine", "additive"] = "affine"
-    permutation: Literal["conv1x1", "shuffle", "reverse"] = "conv1x1"
+    coupling: Literal["affine", "additive", "spline"] = "affine"
+    permutation: Literal["conv1x1", "householder", "shuffle", "reverse"] = "conv1x1"
     lu: bool = True
+    spline_bins: int = 8  # coupling: spline only
+    spline_bound: float = 3.0  # coupling: spline only: the interval [-B, B] (linear tails)
+    # uniform: x = (levels + U[0,1)) / n_bins - 0.5; variational: learned noise q(u | levels)
+    # (Flow++); bits/dim are then the variational bound (waveflow.image.dequantization)
+    dequantization: Literal["uniform", "variational"] = "uniform"
+    dequant_hidden: int = 32  # variational only: width of q's networks
+    dequant_couplings: int = 2  # variational only: checkerboard couplings in q
     learn_top: bool = True
     n_classes: int | None = None
 
@@ -85,6 +96,22 @@ class GlowConfig:
             raise WaveflowError(
                 f"model.permutation must be one of {list(PERMUTATIONS)}, got {self.permutation!r}"
             )
+        if self.spline_bins <= 0 or not self.spline_bound > 0:
+            raise WaveflowError(
+                f"model.spline_bins and model.spline_bound must be > 0, got {self.spline_bins}, "
+                f"{self.spline_bound}"
+            )
+        if self.dequantization not in ("uniform", "variational"):
+            raise WaveflowError(
+                "model.dequantization must be 'uniform' or 'variational', got "
+                f"{self.dequantization!r}"
+            )
+        if self.dequantization == "variational":
+            if self.image_size is None:
+                raise WaveflowError("model.dequantization: variational needs model.image_size")
+            for name in ("dequant_hidden", "dequant_couplings"):
+                if getattr(self, name) <= 0:
+                    raise WaveflowError(f"model.{name} must be > 0, got {getattr(self, name)}")
         check_n_bits(self.n_bits)
         if self.image_size is not None and (
             self.image_size <= 0 or self.image_size % 2**self.n_levels
@@ -107,10 +134,13 @@ class GlowLevel:
 class Glow(nn.Module):
     """The Glow model; see the module docstring for the architecture.
 
-    ``coupling``: ``"affine"`` (AffineCoupling mode ``"sigmoid"``: scale ``sigmoid(h + 2)``) or
-    ``"additive"``. ``permutation``: ``"conv1x1"`` (LU-parametrised when ``lu``, else dense),
-    ``"shuffle"`` or ``"reverse"``. ``image_size`` (optional) is the default sample size;
-    ``n_bits`` the data's bit depth used by :meth:`bits_per_dim` and for display.
+    ``coupling``: ``"affine"`` (AffineCoupling mode ``"sigmoid"``: scale ``sigmoid(h + 2)``),
+    ``"additive"`` or ``"spline"`` (:class:`~waveflow.bijectors.SplineCoupling`: ``spline_bins``
+    rational-quadratic bins on ``[-spline_bound, spline_bound]``, linear tails).
+    ``permutation``: ``"conv1x1"`` (LU-parametrised when ``lu``, else dense), ``"householder"``
+    (orthogonal, ``C`` reflections), ``"shuffle"`` or ``"reverse"``. ``image_size`` (optional)
+    is the default sample size; ``n_bits`` the data's bit depth used by :meth:`bits_per_dim`
+    and for display.
     """
 
     def __init__(
@@ -126,6 +156,11 @@ class Glow(nn.Module):
         n_classes: int | None = None,
         image_size: int | None = None,
         n_bits: int = 8,
+        spline_bins: int = 8,
+        spline_bound: float = 3.0,
+        dequantization: str = "uniform",
+        dequant_hidden: int = 32,
+        dequant_couplings: int = 2,
     ) -> None:
         super().__init__()
         config = GlowConfig(
@@ -140,6 +175,11 @@ class Glow(nn.Module):
             lu=lu,
             learn_top=learn_top,
             n_classes=n_classes,
+            spline_bins=spline_bins,
+            spline_bound=spline_bound,
+            dequantization=dequantization,  # type: ignore[arg-type]
+            dequant_hidden=dequant_hidden,
+            dequant_couplings=dequant_couplings,
         )
         self.in_channels = in_channels
         self.n_levels = n_levels
@@ -148,6 +188,8 @@ class Glow(nn.Module):
         self.coupling = coupling
         self.permutation = permutation
         self.lu = lu
+        self.spline_bins = spline_bins
+        self.spline_bound = float(spline_bound)
         self.learn_top = learn_top
         self.n_classes = n_classes
         self.image_size = image_size
@@ -158,6 +200,12 @@ class Glow(nn.Module):
         # those of `flow`): one GlowLevel per level, outermost first.
         self.levels: list[GlowLevel] = []
         self.flow = Flow(self._level(in_channels, 0))
+        self.dequantization = dequantization
+        self.dequantizer = None
+        if dequantization == "variational":
+            self.dequantizer = VariationalDequantizer(
+                in_channels, image_size, self.n_bits, dequant_hidden, dequant_couplings
+            )
         self.classifier = None
         if n_classes is not None:
             self.classifier = nn.Linear(self.top_channels, n_classes)
@@ -191,10 +239,18 @@ class Glow(nn.Module):
     def _step(self, c: int) -> Chain:
         if self.permutation == "conv1x1":
             permutation: Bijector = InvertibleConv1x1(c, lu=self.lu)
+        elif self.permutation == "householder":
+            permutation = Householder(c, seed=None)
         elif self.permutation == "shuffle":
             permutation = Shuffle(c)
         else:
             permutation = Reverse()
+        if self.coupling == "spline":
+            net = CouplingNet(
+                c // 2, self.hidden_channels, spline_net_channels(c, self.spline_bins)
+            )
+            coupling = SplineCoupling(c, net, self.spline_bins, self.spline_bound)
+            return Chain(ActNorm(c), permutation, coupling)
         mode = COUPLINGS[self.coupling]
         net_out = c // 2 if mode == "additive" else c
         net = CouplingNet(c // 2, self.hidden_channels, net_out)
@@ -268,13 +324,25 @@ class Glow(nn.Module):
         self._check_input(x)
         return self.flow.log_prob(x, self.labels_to_cond(y, x.shape[0], x.dtype))
 
+    def dequantize(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(x, log q(u | levels) [B])`` for the model's dequantisation: uniform keeps ``x``
+        (``log q = 0``); variational draws new noise from ``q`` for the levels of ``x``
+        (the bins its values fall in). See :mod:`waveflow.image.dequantization`."""
+        if self.dequantizer is None:
+            return x, uniform_log_q(x)
+        x_new, log_q = self.dequantizer(levels_of(x, self.n_bits))
+        return x_new.to(x.dtype), log_q
+
     def bits_per_dim(
         self, x: Tensor, y: Tensor | int | None = None, n_bits: int | None = None
     ) -> Tensor:
         """Bits/dim ``[B]`` of dequantised images ``x``, including the ``-log(n_bins) * D``
-        term (see :mod:`waveflow.image.pixels`); ``n_bits`` defaults to the model's."""
+        term (see :mod:`waveflow.image.pixels`); ``n_bits`` defaults to the model's. With
+        variational dequantisation this is the variational bound ``-(log p(x) - log q(u))``
+        (one draw of ``u``); either way an upper bound on the discrete data's bits/dim."""
         num_dims = math.prod(x.shape[1:])
-        return bits_per_dim(self.log_prob(x, y), num_dims, n_bits or self.n_bits)
+        x, log_q = self.dequantize(x)
+        return bits_per_dim(self.log_prob(x, y) - log_q, num_dims, n_bits or self.n_bits)
 
     def encode(self, x: Tensor, y: Tensor | int | None = None) -> Tensor:
         """The latent ``z`` of ``x`` (same shape)."""

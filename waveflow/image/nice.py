@@ -31,7 +31,7 @@ from waveflow.bijectors.base import Bijector
 from waveflow.errors import WaveflowError
 from waveflow.image.flow_model import ImageFlow
 from waveflow.image.pixels import check_n_bits
-from waveflow.mlp import CouplingMLP
+from waveflow.nets import CouplingMLP
 
 
 @dataclasses.dataclass

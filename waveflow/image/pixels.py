@@ -26,6 +26,33 @@ def check_n_bits(n_bits: int) -> int:
     return n_bits
 
 
+def check_levels(levels: Tensor, n_bits: int, owner: str = "dequantization") -> Tensor:
+    """``levels`` unchanged if they are integer values in ``[0, 2^n_bits)``, else a one-line
+    WaveflowError naming ``owner`` and an offending value (dequantising non-integer data, e.g.
+    images already scaled to ``[0, 1]``, would silently train on the wrong density)."""
+    n_bins = 2 ** check_n_bits(n_bits)
+    if levels.dtype.is_floating_point:
+        bad = levels != levels.floor()
+        if bad.any():
+            raise WaveflowError(
+                f"{owner}: data must be integer levels in [0, {n_bins}), got non-integer value "
+                f"{float(levels[bad][0]):.6g} (already dequantised or scaled?)"
+            )
+    if levels.numel() and (levels.min() < 0 or levels.max() >= n_bins):
+        raise WaveflowError(
+            f"{owner}: data must be integer levels in [0, {n_bins}) for n_bits={n_bits}, got "
+            f"values in [{float(levels.min()):g}, {float(levels.max()):g}]"
+        )
+    return levels
+
+
+def levels_of(x: Tensor, n_bits: int) -> Tensor:
+    """The integer levels (int64) of model-space ``x`` (the bin each value falls in; bin centres
+    and uniformly dequantised values alike)."""
+    n_bins = 2 ** check_n_bits(n_bits)
+    return torch.floor((x.detach().double() + 0.5) * n_bins).clamp(0, n_bins - 1).long()
+
+
 def reduce_bits(pixels: Tensor, n_bits: int) -> Tensor:
     """uint8 pixels (any shape) -> integer levels in ``[0, 2^n_bits)`` (int64)."""
     return pixels.long() // (2 ** (8 - check_n_bits(n_bits)))
@@ -34,8 +61,10 @@ def reduce_bits(pixels: Tensor, n_bits: int) -> Tensor:
 def dequantize(
     levels: Tensor, n_bits: int, noise: bool = True, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Levels -> float32 ``x`` in ``[-0.5, 0.5]``: uniform noise in each bin, or bin centres."""
+    """Levels -> float32 ``x`` in ``[-0.5, 0.5]``: uniform noise in each bin, or bin centres.
+    Non-integer or out-of-range levels are a WaveflowError (:func:`check_levels`)."""
     n_bins = 2 ** check_n_bits(n_bits)
+    check_levels(levels, n_bits)
     if noise:
         offset = torch.rand(levels.shape, generator=generator)
     else:

@@ -1,7 +1,9 @@
 """``GlowTask``: Glow as the training engine sees it (registry name "glow").
 
-The loss is bits per dimension of the uniformly dequantised images, including the
-``log(n_bins)`` discretisation term (see :mod:`waveflow.image.pixels`), plus, for
+The loss is bits per dimension of the dequantised images, including the ``log(n_bins)``
+discretisation term (see :mod:`waveflow.image.pixels`): uniform dequantisation, or with
+``model.dequantization: variational`` the variational bound of Flow++
+(:mod:`waveflow.image.dequantization`), plus, for
 class-conditional models, ``loss.y_weight`` times the auxiliary classifier's cross-entropy
 in bits (Glow's objective). Logged metrics: ``bits_per_dim`` and, when conditional,
 ``class_bits`` and ``class_accuracy``.
@@ -66,8 +68,9 @@ class GlowTask(Task):
         glow: Glow = getattr(model, "module", model)
         conditional = glow.n_classes is not None
         with_logits = conditional and options.y_weight > 0
+        x, log_q = glow.dequantize(x)  # uniform: unchanged, log_q = 0
         out = model(x, y if conditional else None, with_logits=with_logits)
-        log_prob = glow.flow.latent_log_prob(out[0], out[1])
+        log_prob = glow.flow.latent_log_prob(out[0], out[1]) - log_q
         bpd = bits_per_dim(log_prob, math.prod(x.shape[1:]), glow.n_bits).mean()
         metrics = {"loss": bpd, "bits_per_dim": bpd.detach()}
         if with_logits:

@@ -1,16 +1,23 @@
-"""NICE and RealNVP on 2-D points ``[B, 2]``, composed from the bijector core.
+"""NICE, RealNVP, spline and masked autoregressive flows on 2-D points ``[B, 2]``, composed
+from the bijector core.
 
 A point is ``[B, 2]`` (two channels, no trailing dims); every coupling keeps one coordinate and
-transforms the other with a :class:`~waveflow.mlp.CouplingMLP` of the kept one, and a
+transforms the other with a :class:`~waveflow.nets.CouplingMLP` of the kept one, and a
 :class:`~waveflow.bijectors.Reverse` between couplings swaps the roles (with two coordinates
 this is both NICE's alternating masks and RealNVP's). Per coupling:
 
 * ``flow: nice``: additive coupling; one diagonal :class:`~waveflow.bijectors.Scale` at the end
   (NICE's scaling layer); no normalisation.
-* ``flow: realnvp``: affine coupling with tanh-bounded scales, followed by ``norm``
-  (``batch``: RealNVP's batch norm; ``act``: ActNorm; ``none``).
+* ``flow: realnvp``: ``coupling: affine`` (tanh-bounded scales) or ``coupling: spline``
+  (:class:`~waveflow.bijectors.SplineCoupling`, ``n_bins`` rational-quadratic bins on
+  ``[-tail_bound, tail_bound]`` with linear tails: Neural Spline Flows' RQ-NSF (C)), followed by
+  ``norm`` (``batch``: RealNVP's batch norm; ``act``: ActNorm; ``none``).
+* ``flow: maf``: :class:`~waveflow.bijectors.MaskedAutoregressive` layers on both coordinates
+  (a MADE of ``n_hidden_layers`` x ``hidden_features``), ``coupling: affine`` (MAF) or
+  ``coupling: spline`` (RQ-NSF (AR)), with ``norm`` after each.
 
-The base is ``prior`` (logistic or Gaussian).
+The base is ``prior``: logistic, Gaussian or a learned diagonal Gaussian ``mixture`` of
+``n_components``.
 """
 
 from __future__ import annotations
@@ -27,32 +34,40 @@ from waveflow.bijectors import (
     BatchNorm,
     Chain,
     Flow,
+    MaskedAutoregressive,
     Reverse,
     Scale,
+    SplineCoupling,
     base_distribution,
+    spline_net_channels,
 )
 from waveflow.bijectors.base import Bijector
 from waveflow.errors import WaveflowError
-from waveflow.mlp import CouplingMLP
+from waveflow.nets import CouplingMLP
 
 
 @dataclasses.dataclass
 class Toy2DConfig:
     """The YAML ``model:`` section of ``task: toy2d``."""
 
-    flow: Literal["nice", "realnvp"] = "realnvp"
-    n_couplings: int = 8
+    flow: Literal["nice", "realnvp", "maf"] = "realnvp"
+    n_couplings: int = 8  # couplings (maf: autoregressive layers)
     hidden_features: int = 64
     n_hidden_layers: int = 2
-    coupling: Literal["additive", "affine"] | None = None  # null: the flow's own
-    norm: Literal["batch", "act", "none"] | None = None  # null: batch (realnvp), none (nice)
+    coupling: Literal["additive", "affine", "spline"] | None = None  # null: the flow's own
+    norm: Literal["batch", "act", "none"] | None = None  # null: batch (realnvp, maf), none (nice)
     scaling: bool | None = None  # NICE's scaling layer; null: on for nice
-    prior: Literal["gaussian", "logistic"] = "gaussian"
+    prior: Literal["gaussian", "logistic", "mixture"] = "gaussian"
+    n_components: int = 8  # prior: mixture only
+    n_bins: int = 8  # coupling: spline only
+    tail_bound: float = 4.0  # coupling: spline only: the spline's interval [-B, B]
 
     def __post_init__(self) -> None:
-        for name in ("n_couplings", "hidden_features", "n_hidden_layers"):
+        for name in ("n_couplings", "hidden_features", "n_hidden_layers", "n_components", "n_bins"):
             if getattr(self, name) <= 0:
                 raise WaveflowError(f"model.{name} must be > 0, got {getattr(self, name)}")
+        if not self.tail_bound > 0:
+            raise WaveflowError(f"model.tail_bound must be > 0, got {self.tail_bound}")
         nice = self.flow == "nice"
         if self.coupling is None:
             self.coupling = "additive" if nice else "affine"
@@ -70,6 +85,10 @@ class Toy2DConfig:
                 f"model.norm: NICE has no normalisation layers, got {self.norm!r}; use flow: "
                 "realnvp for batch or act norm"
             )
+        if self.flow == "maf" and self.coupling == "additive":
+            raise WaveflowError(
+                "model.coupling: maf transforms are affine or spline, got 'additive'"
+            )
 
 
 class Toy2DFlow(nn.Module):
@@ -79,21 +98,34 @@ class Toy2DFlow(nn.Module):
         super().__init__()
         config = config or Toy2DConfig()
         self.config = config
-        mode = "additive" if config.coupling == "additive" else "tanh"
         members: list[Bijector] = []
         for index in range(config.n_couplings):
             if index:
                 members.append(Reverse())
-            out = (1,) if mode == "additive" else (2,)
-            net = CouplingMLP((1,), out, config.hidden_features, config.n_hidden_layers)
-            members.append(AffineCoupling(2, net, mode=mode))
+            members.append(self._layer(config))
             if config.norm == "batch":
                 members.append(BatchNorm(2))
             elif config.norm == "act":
                 members.append(ActNorm(2))
         if config.scaling:
             members.append(Scale(2))
-        self.flow = Flow(Chain(*members), base_distribution(config.prior))
+        base = base_distribution(config.prior, event_shape=(2,), n_components=config.n_components)
+        self.flow = Flow(Chain(*members), base)
+
+    @staticmethod
+    def _layer(config: Toy2DConfig) -> Bijector:
+        """One coupling or autoregressive layer of the config's kind."""
+        width, depth = config.hidden_features, config.n_hidden_layers
+        spline = dict(num_bins=config.n_bins, bound=config.tail_bound)
+        if config.flow == "maf":
+            transform = "spline" if config.coupling == "spline" else "affine"
+            return MaskedAutoregressive(2, width, depth, transform=transform, **spline)
+        if config.coupling == "spline":
+            net = CouplingMLP((1,), (spline_net_channels(2, config.n_bins),), width, depth)
+            return SplineCoupling(2, net, **spline)
+        mode = "additive" if config.coupling == "additive" else "tanh"
+        out = (1,) if mode == "additive" else (2,)
+        return AffineCoupling(2, CouplingMLP((1,), out, width, depth), mode=mode)
 
     @classmethod
     def from_config(cls, config: Toy2DConfig) -> Toy2DFlow:

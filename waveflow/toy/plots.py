@@ -10,6 +10,12 @@ from waveflow.toy.data import BOUNDS, PointDataset
 from waveflow.toy.model import Toy2DFlow
 
 
+def flow_label(model: Toy2DFlow) -> str:
+    """The plot title's name of a flow: ``realnvp``, ``maf``, ``realnvp spline``, ..."""
+    cfg = model.config
+    return f"{cfg.flow} spline" if cfg.coupling == "spline" else cfg.flow
+
+
 @torch.no_grad()
 def density_grid(
     model: Toy2DFlow, bounds: tuple[float, float], resolution: int = 200
@@ -49,7 +55,7 @@ def write_toy_plots(
     axis, density = density_grid(model, bounds, resolution)
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
     ax.imshow(density.numpy(), origin="lower", extent=(*bounds, *bounds), cmap="viridis")
-    ax.set_title(f"{model.config.flow} density ({data.name})")
+    ax.set_title(f"{flow_label(model)} density ({data.name})")
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
@@ -67,7 +73,7 @@ def write_toy_plots(
         ax.set_ylim(*bounds)
         ax.set_aspect("equal")
         ax.set_title(
-            f"{title} ({data.name})" if title == "data" else f"{model.config.flow} {title}"
+            f"{title} ({data.name})" if title == "data" else f"{flow_label(model)} {title}"
         )
     fig.tight_layout()
     samples_path = out / "samples.png"

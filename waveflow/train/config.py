@@ -27,7 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from waveflow.atomic import atomic_write_text
-from waveflow.config import from_dict, to_dict, unknown_key_error
+from waveflow.dataclass_dict import from_dict, to_dict, unknown_key_error
 from waveflow.errors import WaveflowError
 from waveflow.inputs import regular_file
 from waveflow.task import get_task
@@ -47,9 +47,10 @@ class TrainConfig:
     validation, TensorBoard media and saved as the checkpoint's `model` (see
     `waveflow.train.ema`). `accumulate` micro-batches are summed into one exact update.
     `init_from` starts a fresh run (new optimizer, step 0) from the weights of a checkpoint,
-    read by the task's `Task.load_weights`; a resumed run ignores it. `budget_seconds` stops
-    training once that much time was spent in training steps, measured by `budget_clock`
-    ("process": CPU seconds of this process, "wall": elapsed seconds); `steps` stays the cap.
+    read by `waveflow.checkpoint.load_init_weights`; a resumed run ignores it.
+    `budget_seconds` stops training once that much time was spent in training steps, measured
+    by `budget_clock` ("process": CPU seconds of this process, "wall": elapsed seconds);
+    `steps` stays the cap.
     """
 
     exp_dir: str = "exp/run"

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from waveflow.device import resolve_device
 from waveflow.errors import WaveflowError
 
 
@@ -41,9 +42,7 @@ def setup_distributed(device: str) -> DistEnv:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    if use_cuda and not torch.cuda.is_available():
-        raise WaveflowError("train.device is 'cuda' but no CUDA device is available")
+    use_cuda = resolve_device(device, "train.device").type == "cuda"
     if use_cuda:
         if local_rank >= torch.cuda.device_count():
             raise WaveflowError(
@@ -59,8 +58,14 @@ def setup_distributed(device: str) -> DistEnv:
 
 
 def cleanup_distributed(env: DistEnv) -> None:
-    """Leave the process group started by `setup_distributed`."""
+    """Leave the process group started by `setup_distributed`.
+
+    Every rank waits for the others first: a gloo rank that tears its group down while a peer
+    still has a collective in flight aborts the peer ("terminate called without an active
+    exception"), which a busy machine makes likely.
+    """
     if env.distributed and dist.is_initialized():
+        barrier(env)
         dist.destroy_process_group()
 
 

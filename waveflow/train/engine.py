@@ -22,17 +22,10 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from waveflow.checkpoint import load_checkpoint, load_state
+from waveflow.checkpoint import load_checkpoint, load_init_weights, load_state, save_checkpoint
+from waveflow.device import DTYPES
 from waveflow.errors import WaveflowError
 from waveflow.task import get_task
-from waveflow.train.checkpoint import (
-    BEST_NAME,
-    checkpoint_path,
-    latest_checkpoint,
-    prune_checkpoints,
-    remove_stale_temp_files,
-    save_checkpoint,
-)
 from waveflow.train.clock import TrainingClock
 from waveflow.train.config import (
     ExperimentConfig,
@@ -54,10 +47,16 @@ from waveflow.train.ema import WeightEMA
 from waveflow.train.monitor import MeanMeter, Monitor, format_metrics
 from waveflow.train.optim import build_optimizer
 from waveflow.train.rng import capture_rng, preserved_rng, restore_rng, seed_everything
+from waveflow.train.rotation import (
+    BEST_NAME,
+    checkpoint_path,
+    latest_checkpoint,
+    prune_checkpoints,
+    remove_stale_temp_files,
+)
 from waveflow.train.sampler import ResumableBatchSampler, ShardBatchSampler
 from waveflow.train.schedule import lr_at, set_lr
 
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 TRAINING_KEYS = ("optimizer", "step", "epoch", "batch_in_epoch", "rng")
 
 
@@ -143,7 +142,7 @@ class Trainer:
                 self._say(f"resuming from {resume_path}: train.init_from is ignored")
             average = self._restore(resume_path)
         elif cfg.init_from:
-            self.task.load_weights(self.model, self.config.model, cfg.init_from)
+            load_init_weights(self.task, self.model, self.config.model, cfg.init_from)
             self._say(f"initialised the weights from {cfg.init_from}")
         else:
             self._initialize()
@@ -406,7 +405,7 @@ class Trainer:
         barrier(self.env)
 
     def state_dict(self, rng: list[dict[str, Any]]) -> dict[str, Any]:
-        """Everything needed to continue exactly; see `waveflow.train.checkpoint`."""
+        """Everything needed to continue exactly; see `waveflow.train.rotation`."""
         return {
             "task": self.config.task,
             "config": config_to_dict(self.config),
@@ -523,10 +522,8 @@ class Trainer:
         )
 
     def _autocast(self) -> torch.autocast:
-        dtype = AMP_DTYPES.get(self.config.train.dtype)
-        return torch.autocast(
-            self.env.device.type, dtype=dtype or torch.float32, enabled=dtype is not None
-        )
+        dtype = DTYPES[self.config.train.dtype]
+        return torch.autocast(self.env.device.type, dtype=dtype, enabled=dtype != torch.float32)
 
     def _params(self) -> list[torch.nn.Parameter]:
         return [p for group in self.optimizer.param_groups for p in group["params"]]

@@ -13,7 +13,7 @@ Writes, under DUMP:
 - `wav/test/<file>`: symbolic links to the test recordings (the reference folder that
   `waveflow evaluate` compares generated audio with).
 
-The split is deterministic: `waveflow.audio.data.split_ljspeech` (ids sorted, shuffled with
+The split is deterministic: `waveflow.audio.data.corpus.split_ljspeech` (ids sorted, shuffled with
 `random.Random(seed)`, test first, then valid), with the sizes and seed of the config's
 `data.n_valid`, `data.n_test` and `data.split_seed` unless given here (so `waveflow train` on
 the same config without file lists trains on the same split). With the three --*-list
@@ -61,7 +61,7 @@ def link_references(utterances: list, folder: Path) -> None:
 
 
 def prepare(args: argparse.Namespace) -> None:
-    from waveflow.audio.data import (
+    from waveflow.audio.data.corpus import (
         prepare_mels,
         read_file_list,
         read_ljspeech_metadata,

@@ -1,4 +1,4 @@
-"""The LJSpeech recipe's stage-4 summary table (see waveflow.audio.recipe_summary).
+"""The LJSpeech recipe's stage-4 summary table (see local/recipe_summary.py).
 
     python recipes/ljspeech/local/summary.py --checkpoint CKPT --ref DIR --mels DIR --gen DIR
                                              [--baseline DIR] [--sigma 0.6] [--json OUT]
@@ -28,7 +28,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def summarize(args: argparse.Namespace) -> int:
-    from waveflow.audio.recipe_summary import format_summary, recipe_summary, write_summary_json
+    from recipe_summary import format_summary, recipe_summary, write_summary_json
+
     from waveflow.device import resolve_device
 
     summary = recipe_summary(

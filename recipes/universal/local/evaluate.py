@@ -2,7 +2,7 @@
 
     python local/evaluate.py --ref-root DUMP/ref --gen DIR --baseline DIR --out EXP/eval
         --langs en,es,fr,it,ru [--unseen ru] [--metrics stoi,pesq,mel,mrstft,f0]
-        [--checkpoint CKPT --threads 2]
+        [--checkpoint CKPT --threads 2] [--sample-rate 22050]
 
 `REF_ROOT/<lang>/<id>.wav` are the test clips of each language; `GEN/<id>.wav` their WaveGlow
 copy synthesis and `BASELINE/<id>.wav` their Griffin-Lim copy synthesis (one folder for all
@@ -13,7 +13,10 @@ evaluate --json`), `OUT/table.md` (markdown) and `OUT/table.json`: one row per l
 system with STOI, wide-band PESQ, log-mel L1 and the two MR-STFT distances (spectral
 convergence, log-magnitude L1), the number of clips, whether the language was seen in training
 (`--unseen` names those that were not), and whether WaveGlow beats Griffin-Lim on PESQ and
-both MR-STFT distances (null when one of them was not measured).
+both MR-STFT distances (null when one of them was not measured). One listening report per
+language, `OUT/report_<lang>.html` (+ `report_<lang>_files/`), plays each test clip's recording,
+WaveGlow and Griffin-Lim side by side with their spectrograms and metrics
+(`waveflow.audio.metrics.listening_report`, the page of `waveflow evaluate --html`).
 
 With --checkpoint the synthesis speed in x real time (seconds of audio per second of compute;
 above 1 = faster than real time) of WaveGlow (sigma 0.6, fp32, batch 1) and of Griffin-Lim (60
@@ -29,6 +32,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -45,7 +49,6 @@ COLUMNS = (  # (result key, header, higher is better)
 )
 JUDGED = ("pesq_wb", "mrstft_sc", "mrstft_logmag")
 VERDICTS = {True: "yes", False: "**no**", None: "not measured"}
-SAMPLE_RATE = 22050
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,12 +64,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the RTF")
     parser.add_argument("--rtf-clips", type=int, default=2, help="clips per language for the speed")
     parser.add_argument("--sigma", type=float, default=0.6)
+    parser.add_argument("--sample-rate", type=int, default=22050, help="Hz of every clip")
     return parser.parse_args(argv)
 
 
-def score(refs: list[Path], gen_dir: Path, metrics: list[str]) -> tuple[dict, dict, list[str]]:
+def score(
+    refs: list[Path], gen_dir: Path, metrics: list[str], rate: int
+) -> tuple[dict, dict, list[str]]:
     """(per_file, summary, problems) of `gen_dir/<name>` against each reference file."""
-    from waveflow.audio.io import load_audio
+    from waveflow.audio.data.io import load_audio
     from waveflow.audio.metrics import EvaluationWarning, evaluate_pair, summarize
     from waveflow.errors import WaveflowError
 
@@ -75,18 +81,22 @@ def score(refs: list[Path], gen_dir: Path, metrics: list[str]) -> tuple[dict, di
         warnings.simplefilter("always", EvaluationWarning)
         for ref in refs:
             try:
-                ref_audio = load_audio(ref, SAMPLE_RATE)
-                gen_audio = load_audio(gen_dir / ref.name, SAMPLE_RATE)
-                per_file[ref.stem] = evaluate_pair(ref_audio, gen_audio, SAMPLE_RATE, metrics)
+                ref_audio = load_audio(ref, rate)
+                gen_audio = load_audio(gen_dir / ref.name, rate)
+                per_file[ref.stem] = evaluate_pair(ref_audio, gen_audio, rate, metrics)
             except WaveflowError as err:
                 problems.append(str(err))
     problems += list(dict.fromkeys(str(w.message) for w in caught))
     return per_file, summarize(per_file), problems
 
 
-def evaluate(args: argparse.Namespace, langs: list[str], unseen: set[str]) -> list[dict]:
-    """Score every language and system, write the per-language JSON files; returns the rows."""
+def evaluate(
+    args: argparse.Namespace, langs: list[str], unseen: set[str], argv: list[str] | None = None
+) -> list[dict]:
+    """Score every language and system, write the per-language JSON files and listening
+    reports; returns the rows."""
     from waveflow.atomic import atomic_write_text
+    from waveflow.audio.metrics.listening_report import SystemResult, write_listening_report
     from waveflow.errors import WaveflowError
 
     metrics = [name for name in args.metrics.split(",") if name]
@@ -95,8 +105,10 @@ def evaluate(args: argparse.Namespace, langs: list[str], unseen: set[str]) -> li
         refs = sorted((args.ref_root / lang).glob("*.wav"))
         if not refs:
             raise WaveflowError(f"no test clips in {args.ref_root / lang} (run stage 0)")
+        systems = []
         for system, gen_dir in (("waveglow", args.gen), ("griffin_lim", args.baseline)):
-            per_file, summary, problems = score(refs, gen_dir, metrics)
+            per_file, summary, problems = score(refs, gen_dir, metrics, args.sample_rate)
+            systems.append(SystemResult(system, gen_dir, per_file, summary))
             for problem in problems:
                 print(f"evaluate.py: warning: {lang} {system}: {problem}", file=sys.stderr)
             record = _finite({"summary": summary, "per_file": per_file, "problems": problems})
@@ -105,6 +117,18 @@ def evaluate(args: argparse.Namespace, langs: list[str], unseen: set[str]) -> li
             row = {"lang": lang, "seen": lang not in unseen, "system": system, "n": len(per_file)}
             row.update({key: record["summary"].get(key, {}).get("mean") for key, _, _ in COLUMNS})
             rows.append(row)
+        seen = "unseen in training" if lang in unseen else "held-out clips"
+        write_listening_report(
+            args.out / f"report_{lang}.html",
+            args.ref_root / lang,
+            systems,
+            args.sample_rate,
+            title=f"Listening report: {lang} ({seen}), {args.gen}",
+            settings={"language": lang, "sample rate": f"{args.sample_rate} Hz",
+                      "metrics": ", ".join(metrics), "sigma": args.sigma},  # fmt: skip
+            command=shlex.join(["python", sys.argv[0], *(sys.argv[1:] if argv is None else argv)]),
+            note_extra_clips=False,  # the folders hold every language's clips
+        )
         wave, griffin = rows[-2], rows[-1]
         measured = all(wave[k] is not None and griffin[k] is not None for k in JUDGED)
         wave["beats_griffin_lim"] = (
@@ -129,13 +153,14 @@ def _better(key: str, value: float, reference: float) -> bool:
 
 def measure_rtf(args: argparse.Namespace, langs: list[str]) -> dict:
     """Real-time factors of WaveGlow and Griffin-Lim on the same test mels, `threads` threads."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ljspeech" / "local"))
     import torch
+    from recipe_summary import times_real_time  # the LJSpeech recipe's speed measurement
 
-    from waveflow.audio.features import MelSpectrogram
-    from waveflow.audio.griffin_lim import griffin_lim
-    from waveflow.audio.io import load_audio
-    from waveflow.audio.recipe_summary import times_real_time
-    from waveflow.audio.synthesis import load_vocoder
+    from waveflow.audio.data.features import MelSpectrogram
+    from waveflow.audio.data.io import load_audio
+    from waveflow.audio.formats.vocoder_file import load_vocoder
+    from waveflow.audio.synthesis.griffin_lim import griffin_lim
 
     torch.set_num_threads(args.threads)
     model, mel_config = load_vocoder(args.checkpoint, torch.device("cpu"))
@@ -208,26 +233,26 @@ def format_markdown(rows: list[dict], speed: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def evaluate_and_report(args: argparse.Namespace, argv: list[str] | None) -> int:
     from waveflow.atomic import atomic_write_text
 
-    args = parse_args(argv)
     langs = [lang for lang in args.langs.split(",") if lang]
     unseen = {lang for lang in args.unseen.split(",") if lang}
-    try:
-        rows = evaluate(args, langs, unseen)
-        speed = measure_rtf(args, langs) if args.checkpoint else None
-    except (ValueError, OSError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"evaluate.py: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+    rows = evaluate(args, langs, unseen, argv)
+    speed = measure_rtf(args, langs) if args.checkpoint else None
     table = format_markdown(rows, speed)
     atomic_write_text(args.out / "table.md", table)
     record = {"rows": rows, "speed": speed, "unseen": sorted(unseen)}
     atomic_write_text(args.out / "table.json", json.dumps(record, indent=2) + "\n")
     print(table, end="")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from waveflow.reporting import run_reporting_errors
+
+    args = parse_args(argv)
+    return run_reporting_errors("evaluate.py", lambda: evaluate_and_report(args, argv))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """Last stage of the universal-vocoder recipe: put a trained WaveGlow into the package.
 
-    python local/package.py --checkpoint EXP/best.pt --weights-dir waveflow/audio/weights
+    python local/package.py --checkpoint EXP/best.pt --weights-dir waveflow/audio/formats/weights
                             [--dtype auto|fp16|fp32] [--ref DIR] [--min-snr-db 30]
 
 Writes `WEIGHTS_DIR/universal.pt` (the checkpoint stripped to {task, config: {model, data:
 {mel}}, model}, EMA weights if it has them) and `universal.sha256`, via
-`waveflow.audio.pretrained.package_vocoder`, and refuses a file over 25 MB.
+`waveflow.audio.formats.pretrained.package_vocoder`, and refuses a file over 25 MB.
 
 --dtype auto stores fp16 weights (half the size) only if that does not hurt: the synthesis of
 the first 3 clips of --ref with the fp16-rounded weights, computed in fp32 from the same
@@ -16,7 +16,6 @@ ratio, dB); otherwise the weights stay fp32. The comparison is printed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -37,10 +36,10 @@ def fp16_snr_db(checkpoint: Path, ref: Path, sigma: float) -> float:
     weights over the first 3 clips of `ref` (same latents)."""
     import torch
 
-    from waveflow.audio.features import MelSpectrogram
-    from waveflow.audio.io import collect_files, load_audio
-    from waveflow.audio.pretrained import stripped_vocoder
-    from waveflow.audio.synthesis import vocoder_from_checkpoint
+    from waveflow.audio.data.features import MelSpectrogram
+    from waveflow.audio.data.io import collect_files, load_audio
+    from waveflow.audio.formats.pretrained import stripped_vocoder
+    from waveflow.audio.formats.vocoder_file import vocoder_from_checkpoint
     from waveflow.checkpoint import load_checkpoint
     from waveflow.errors import WaveflowError
 
@@ -63,39 +62,39 @@ def fp16_snr_db(checkpoint: Path, ref: Path, sigma: float) -> float:
     return worst
 
 
-def main(argv: list[str] | None = None) -> int:
-    from waveflow.audio.pretrained import MAX_BYTES, package_vocoder
+def package(args: argparse.Namespace) -> int:
+    from waveflow.audio.formats.pretrained import MAX_BYTES, package_vocoder
     from waveflow.errors import WaveflowError
 
-    args = parse_args(argv)
-    try:
-        half = args.dtype == "fp16"
-        if args.dtype == "auto":
-            if args.ref is None:
-                raise WaveflowError("--dtype auto needs --ref DIR (test clips)")
-            snr = fp16_snr_db(args.checkpoint, args.ref, args.sigma)
-            half = snr >= args.min_snr_db
-            print(
-                f"package: fp16 weights change the synthesis by {snr:.1f} dB SNR (threshold "
-                f"{args.min_snr_db:.0f} dB): storing {'fp16' if half else 'fp32'}"
-            )
-        target = package_vocoder(args.checkpoint, args.weights_dir, half=half)
-        size = target.stat().st_size
-        if size > MAX_BYTES:
-            target.unlink()
-            target.with_name("universal.sha256").unlink()
-            raise WaveflowError(
-                f"{args.checkpoint} packs into {size / 1e6:.1f} MB, over the 25 MB limit of "
-                "package data: train a smaller model (or use --dtype fp16)"
-            )
-    except (ValueError, OSError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"package.py: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+    half = args.dtype == "fp16"
+    if args.dtype == "auto":
+        if args.ref is None:
+            raise WaveflowError("--dtype auto needs --ref DIR (test clips)")
+        snr = fp16_snr_db(args.checkpoint, args.ref, args.sigma)
+        half = snr >= args.min_snr_db
+        print(
+            f"package: fp16 weights change the synthesis by {snr:.1f} dB SNR (threshold "
+            f"{args.min_snr_db:.0f} dB): storing {'fp16' if half else 'fp32'}"
+        )
+    target = package_vocoder(args.checkpoint, args.weights_dir, half=half)
+    size = target.stat().st_size
+    if size > MAX_BYTES:
+        target.unlink()
+        target.with_name("universal.sha256").unlink()
+        raise WaveflowError(
+            f"{args.checkpoint} packs into {size / 1e6:.1f} MB, over the 25 MB limit of "
+            "package data: train a smaller model (or use --dtype fp16)"
+        )
     digest = target.with_name("universal.sha256").read_text().split()[0]
     print(f"package: wrote {target} ({size / 1e6:.1f} MB, sha256 {digest})")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from waveflow.reporting import run_reporting_errors
+
+    args = parse_args(argv)
+    return run_reporting_errors("package.py", lambda: package(args))
 
 
 if __name__ == "__main__":

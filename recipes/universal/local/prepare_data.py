@@ -3,7 +3,7 @@
     python local/prepare_data.py --db DIR --dump DIR
         [--sounds-root /usr/share/asterisk/sounds] [--docs-root /usr/share/doc]
         [--langs en,es,fr,it,ru] [--heldout-lang ru] [--n-test 20] [--n-valid 5]
-        [--seed 1234] [--min-seconds 0.8]
+        [--seed 1234] [--min-seconds 0.8] [--sample-rate 22050]
 
 Input: the G.722 prompts of `asterisk-core-sounds-<lang>-g722` (16 kHz, 64 kbit/s), found under
 `SOUNDS_ROOT/<lang>/` (the Debian packages install that name as a link to e.g.
@@ -11,11 +11,12 @@ Input: the G.722 prompts of `asterisk-core-sounds-<lang>-g722` (16 kHz, 64 kbit/
 `DOCS_ROOT/asterisk-core-sounds-<lang>/core-sounds-<lang>.txt.gz` (used as metadata text).
 
 Each prompt is decoded with PyAV, trimmed to its speech (librosa.effects.trim, 40 dB below
-the peak, keeping 100 ms of margin), resampled 16000 -> 22050 Hz (torchaudio's sinc
-resampler, as `waveflow.audio.io.load_audio`), peak-normalised to 0.9 and written as 16-bit
+the peak, keeping 100 ms of margin), resampled 16000 -> --sample-rate Hz (default 22050, the
+Tacotron2 rate; torchaudio's sinc resampler, as `waveflow.audio.data.io.load_audio`; 16000 keeps the
+prompts' native rate), peak-normalised to 0.9 and written as 16-bit
 `DB/wavs/<lang>_<prompt>.wav` (prompt path with `/` as `-`, e.g. `en_digits-7`). Non-speech
-prompts (the `silence/` folder, beeps and tones) are left out. Existing WAVs are kept, so a
-re-run only decodes what is missing (use --force to redo all).
+prompts (the `silence/` folder, beeps and tones) are left out. Existing WAVs at that rate are
+kept, so a re-run only decodes what is missing (use --force to redo all).
 
 Writes:
 
@@ -94,6 +95,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n-valid", type=int, default=5, help="validation clips per language")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--min-seconds", type=float, default=0.8, help="shorter: in no list")
+    parser.add_argument(
+        "--sample-rate", type=int, default=TARGET_RATE, help="corpus rate (22050; 16000: native)"
+    )
     parser.add_argument("--force", action="store_true", help="re-decode existing WAVs")
     return parser.parse_args(argv)
 
@@ -119,8 +123,8 @@ def decode_g722(path: Path) -> np.ndarray:
     return samples / 32768.0
 
 
-def process(samples: np.ndarray) -> np.ndarray | None:
-    """Trim (40 dB below the peak, 100 ms margin), resample to 22050 Hz, peak-normalise.
+def process(samples: np.ndarray, rate: int = TARGET_RATE) -> np.ndarray | None:
+    """Trim (40 dB below the peak, 100 ms margin), resample to `rate` Hz, peak-normalise.
 
     Returns None for a silent clip."""
     import librosa
@@ -134,7 +138,9 @@ def process(samples: np.ndarray) -> np.ndarray | None:
     )
     margin = int(TRIM_MARGIN_S * SOURCE_RATE)
     trimmed = samples[max(0, start - margin) : min(len(samples), end + margin)]
-    audio = torchaudio.functional.resample(torch.from_numpy(trimmed), SOURCE_RATE, TARGET_RATE)
+    audio = torch.from_numpy(trimmed)
+    if rate != SOURCE_RATE:
+        audio = torchaudio.functional.resample(audio, SOURCE_RATE, rate)
     peak = float(audio.abs().max())
     return None if peak == 0 else (audio * (PEAK / peak)).numpy()
 
@@ -174,7 +180,7 @@ def prepare_language(args: argparse.Namespace, lang: str) -> tuple[list[Clip], i
     or is silent (ru/is.g722 is an empty file in the package) is reported and left out."""
     import soundfile
 
-    from waveflow.audio.io import save_wav
+    from waveflow.audio.data.io import save_wav
     from waveflow.errors import WaveflowError
 
     folder = language_dir(args.sounds_root, lang)
@@ -187,16 +193,16 @@ def prepare_language(args: argparse.Namespace, lang: str) -> tuple[list[Clip], i
             continue
         clip_id = f"{lang}_{prompt.replace('/', '-')}"
         wav = args.db / "wavs" / f"{clip_id}.wav"
-        if args.force or not wav.is_file():
+        if args.force or not wav.is_file() or soundfile.info(wav).samplerate != args.sample_rate:
             try:
-                audio = process(decode_g722(path))
+                audio = process(decode_g722(path), args.sample_rate)
             except WaveflowError as err:
                 problems.append(str(err))
                 continue
             if audio is None:
                 problems.append(f"{path}: silent")
                 continue
-            save_wav(wav, audio, TARGET_RATE)
+            save_wav(wav, audio, args.sample_rate)
         seconds = soundfile.info(os.fspath(wav)).duration
         clips.append(Clip(clip_id, lang, prompt, texts.get(prompt) or prompt, seconds))
     return clips, skipped, problems
@@ -266,7 +272,7 @@ def write_attribution(args: argparse.Namespace, langs: list[str]) -> None:
 
     lines = [
         "Speech from Debian's asterisk-core-sounds-<lang>-g722 packages (Asterisk core prompts),",
-        "decoded from G.722, trimmed, resampled to 22050 Hz and peak-normalised by",
+        f"decoded from G.722, trimmed, resampled to {args.sample_rate} Hz and peak-normalised by",
         "recipes/universal/local/prepare_data.py. Licences and credits (see copyright-<lang>):",
         "  en, es: Allison Smith (theivrvoice.com), Digium, Inc.; CC-BY-SA-3.0",
         "  fr: June Wallack (junewallack.com), translated by Clod Patry, Kristopher Lalletti,",
@@ -330,18 +336,18 @@ def format_stats(stats: dict) -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        stats = prepare(args)
-    except (ValueError, OSError, ImportError) as err:
-        if os.environ.get("WAVEFLOW_DEBUG"):
-            raise
-        print(f"prepare_data.py: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+def prepare_and_report(args: argparse.Namespace) -> int:
+    stats = prepare(args)
     print(format_stats(stats))
     print(f"stage 0: corpus in {args.db}, lists and references in {args.dump}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from waveflow.reporting import run_reporting_errors
+
+    args = parse_args(argv)
+    return run_reporting_errors("prepare_data.py", lambda: prepare_and_report(args))
 
 
 if __name__ == "__main__":

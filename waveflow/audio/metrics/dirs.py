@@ -37,7 +37,9 @@ class FilePairing:
     gen_only: tuple[str, ...]
 
 
-def _audio_files(directory: str | os.PathLike[str], role: str) -> dict[str, Path]:
+def audio_files(directory: str | os.PathLike[str], role: str) -> dict[str, Path]:
+    """{stem: path} of the audio files of `directory`, sorted by name; `role` names the folder
+    in errors (a missing folder, two files of one stem)."""
     path = Path(directory)
     if not path.is_dir():
         raise WaveflowError(f"{role} directory {path} does not exist or is not a directory")
@@ -59,7 +61,7 @@ def pair_files(ref_dir: str | os.PathLike[str], gen_dir: str | os.PathLike[str])
 
     Raises `WaveflowError` if a directory is missing or holds two audio files of one stem.
     """
-    refs, gens = _audio_files(ref_dir, "reference"), _audio_files(gen_dir, "generated")
+    refs, gens = audio_files(ref_dir, "reference"), audio_files(gen_dir, "generated")
     common = sorted(refs.keys() & gens.keys())
     return FilePairing(
         pairs=tuple((stem, refs[stem], gens[stem]) for stem in common),
@@ -109,7 +111,7 @@ def evaluate_dirs(
     directory, or no runnable metric, raises
     `WaveflowError`.
     """
-    from waveflow.audio.io import load_audio
+    from waveflow.audio.data.io import load_audio
 
     runnable = [metric.name for metric in runnable_metrics(metrics)]
     pairing = pair_files(ref_dir, gen_dir)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from collections.abc import Iterable
@@ -12,30 +11,10 @@ import torch
 
 from waveflow.audio.metrics.problems import MetricSkippedWarning
 from waveflow.audio.metrics.registry import runnable_metrics
-from waveflow.audio.metrics.waveform import as_waveform, check_sample_rate, trim_to_shorter
-from waveflow.audio.metrics.world import WorldAnalysis, world_analysis
+from waveflow.audio.metrics.signal_pair import SignalPair
+from waveflow.audio.metrics.waveform import as_waveform, check_sample_rate
 from waveflow.errors import WaveflowError
 from waveflow.limits import LIMITS
-
-
-class SignalPair:
-    """Reference and generated float64 waveforms [T] trimmed to equal length, at one rate.
-
-    WORLD analyses are computed on first use and shared by the metrics that need them.
-    """
-
-    def __init__(self, ref: np.ndarray, gen: np.ndarray, sample_rate: int, dtw: bool) -> None:
-        self.ref, self.gen = trim_to_shorter(ref, gen)
-        self.sample_rate = sample_rate
-        self.dtw = dtw
-
-    @functools.cached_property
-    def world_ref(self) -> WorldAnalysis:
-        return world_analysis(self.ref, self.sample_rate)
-
-    @functools.cached_property
-    def world_gen(self) -> WorldAnalysis:
-        return world_analysis(self.gen, self.sample_rate)
 
 
 def evaluate_pair(

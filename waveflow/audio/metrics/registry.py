@@ -5,17 +5,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from waveflow.audio.metrics.optional import MissingDependencyError, import_optional
 from waveflow.audio.metrics.perceptual import pesq_wideband, stoi_scores
 from waveflow.audio.metrics.problems import MetricSkippedWarning
+from waveflow.audio.metrics.signal_pair import SignalPair
 from waveflow.audio.metrics.spectral import log_mel_l1, multi_resolution_stft_distance
 from waveflow.audio.metrics.world import f0_errors, mel_cepstral_distortion
 from waveflow.errors import WaveflowError
-
-if TYPE_CHECKING:
-    from waveflow.audio.metrics.pair import SignalPair
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from waveflow.audio.features import MelConfig, MelSpectrogram
+from waveflow.audio.data.features import MelConfig, MelSpectrogram
 from waveflow.errors import WaveflowError
 
 
@@ -66,7 +66,9 @@ def frame_blocks(
 
 
 @functools.lru_cache(maxsize=4)
-def _mel_front_end(sample_rate: int) -> MelSpectrogram:
+def metrics_front_end(sample_rate: int) -> MelSpectrogram:
+    """The log-mel front end of the metrics and their plots: `MelConfig` defaults at
+    `sample_rate` (fmax capped at Nyquist)."""
     fmax = min(MelConfig().fmax or sample_rate / 2, sample_rate / 2)
     return MelSpectrogram(MelConfig(sample_rate=sample_rate, fmax=fmax))
 
@@ -77,7 +79,7 @@ def log_mel_l1(ref: np.ndarray, gen: np.ndarray, sample_rate: int) -> float:
     `MelSpectrogram` with the `MelConfig` defaults at `sample_rate` (fmax capped at Nyquist);
     the mean runs over all mel bins and frames. Unit: nats of mel magnitude (0 = identical).
     """
-    front_end = _mel_front_end(sample_rate)
+    front_end = metrics_front_end(sample_rate)
     c = front_end.config
     ref_t, gen_t = torch.from_numpy(ref), torch.from_numpy(gen)
     total, count = 0.0, 0

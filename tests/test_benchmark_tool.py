@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 sys.path.insert(0, str(TOOLS))
@@ -167,3 +168,47 @@ def test_refuses_to_overwrite_a_file_that_is_not_benchmark_json(tmp_path: Path) 
     argv = ["synth", "--quick", "--no-isolate", "--seconds", "0.05", "--json", str(out)]
     assert main(argv) == 1
     assert out.read_text() == "not json"
+
+
+def test_glow_train_case_uses_the_recipe_schedule_and_stays_finite_where_adam_blows_up() -> None:
+    """A fresh Glow as wide and deep per level as the paper's (hidden 512, K=16; 8x8 images,
+    2 levels, batch 2 to stay small) blows up after ONE plain Adam step of 1e-3 (the glow
+    case's former loop; at the paper's size the loss becomes infinite), while the glow case,
+    with the Glow recipe's warm-up, Adamax and clipping, keeps it finite and near its start."""
+    from bench.cases import glow_schedule, glow_train_case
+    from bench.presets import glow_config
+
+    from waveflow.image.glow import Glow, GlowConfig
+
+    model_config = glow_config(3, 8, 2, 16, 512)
+    torch.manual_seed(0)
+    glow = Glow.from_config(GlowConfig(**model_config))
+    x = torch.rand(2, 3, 8, 8) - 0.5
+    glow.initialize(x)
+    optimizer = torch.optim.Adam(glow.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(2):
+        optimizer.zero_grad()
+        loss = glow.bits_per_dim(x).mean()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    assert losses[1] > 10 * losses[0]
+
+    schedule = glow_schedule()
+    assert (schedule.optimizer, schedule.lr, schedule.warmup_steps) == ("adamax", 1e-3, 5000)
+    spec = {"device": "cpu", "dtype": "fp32", "runs": 2, "warmup": 1, "batch_size": 2,
+            "model": model_config}  # fmt: skip
+    result = glow_train_case(spec)
+    assert result["schedule"]["grad_clip"] == schedule.grad_clip
+    assert math.isfinite(result["final_loss"]) and result["final_loss"] < 2 * losses[0]
+
+
+def test_synth_records_the_precision_it_ran_in(tmp_path: Path, monkeypatch, capsys) -> None:
+    """On a CPU without native fp16 units ``--dtype fp16`` runs fp32 and says so."""
+    monkeypatch.setattr("waveflow.device.cpu_has_native", lambda dtype: dtype == torch.bfloat16)
+    fp16 = run_quick("synth", tmp_path / "a.json", "--seconds", "0.05", "--dtype", "fp16")
+    assert fp16["results"][0]["ran_in"] == "fp32"
+    assert "(ran in fp32)" in capsys.readouterr().out
+    bf16 = run_quick("synth", tmp_path / "b.json", "--seconds", "0.05", "--dtype", "bf16")
+    assert bf16["results"][0]["ran_in"] == "bf16"

@@ -75,6 +75,23 @@ def test_inverse_cache_is_invalidated_by_load_state_dict_and_to(lu):
         )
 
 
+@pytest.mark.parametrize("lu", [False, True], ids=["dense", "lu"])
+def test_inverse_cache_in_inference_mode(lu):
+    """A layer built outside ``inference_mode`` is cached inside it and follows an in-place
+    change made inside it; one built inside it (inference-tensor parameters, no version
+    counter) is never served stale: it is not cached."""
+    torch.manual_seed(0)
+    layer = InvertibleConv1x1(4, lu=lu)
+    with torch.inference_mode():
+        assert layer.inverse_matrix() is layer.inverse_matrix()
+        layer.set_matrix(torch.linalg.qr(torch.randn(4, 4))[0])
+        torch.testing.assert_close(layer.inverse_matrix() @ layer.matrix(), torch.eye(4))
+        built_inside = InvertibleConv1x1(4, lu=lu)
+        built_inside.inverse_matrix()
+        built_inside.set_matrix(2 * torch.eye(4))
+        torch.testing.assert_close(built_inside.inverse_matrix(), torch.eye(4) / 2)
+
+
 def test_dense_and_lu_agree_on_the_same_matrix():
     torch.manual_seed(0)
     matrix = torch.randn(5, 5, dtype=torch.float64)  # generic, det of either sign

@@ -17,55 +17,18 @@ import numpy as np
 import pytest
 import torch
 from reference import nvidia_maths as nl
+from waveglow_fixtures import CONFIGS, make_vocoder
 
 from waveflow.audio.formats.export import VocoderInference, export_onnx, export_torchscript
 from waveflow.audio.models import chunked
-from waveflow.audio.models.prior_net import PriorNet
 from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.audio.models.wavenet import weight_normed_modules
 from waveflow.checkpoint import save_checkpoint
 from waveflow.cli import main
 from waveflow.errors import WaveflowError
 
-# Tiny models with the published layout (early outputs, NVIDIA's WN) and its variants.
-CONFIGS = {
-    "published-layout": dict(
-        n_mel_channels=8, n_flows=4, n_group=8, n_early_every=2, n_early_size=2, n_layers=2,
-        n_channels=8, hop_length=16, upsample_kernel=64,
-    ),
-    "glow_old-alternating": dict(
-        n_mel_channels=6, n_flows=3, n_group=4, n_early_every=2, n_early_size=2, n_layers=3,
-        n_channels=8, kernel_size=5, hop_length=8, upsample_kernel=32, alternate_coupling=True,
-    ),
-    "light-layout": dict(  # recipes/ljspeech/conf/light.yaml's options at a tiny size
-        n_mel_channels=8, n_flows=3, n_group=16, n_early_every=8, n_early_size=2, n_layers=2,
-        n_channels=8, hop_length=16, upsampler="interpolate", wavenet_conv="separable",
-        prior="conditional", lu=True, actnorm=True, conv_init="dct",
-    ),
-    "fast-lapped-layout": dict(  # recipes/ljspeech/conf/fast.yaml's options, lapped columns
-        n_mel_channels=8, n_flows=4, n_group=16, n_early_every=8, n_early_size=2, n_layers=2,
-        n_channels=8, hop_length=16, upsampler="interpolate", prior="conditional", lu=True,
-        conv_init="dct", alternate_coupling=True, lapped=True,
-    ),
-}  # fmt: skip
 SIGMA = 0.6
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
-
-
-def make_vocoder(config: dict, seed: int = 0) -> WaveGlow:
-    """A WaveGlow whose couplings (and priors, ActNorms) are not the identity."""
-    torch.manual_seed(seed)
-    model = WaveGlow(**config)
-    with torch.no_grad():
-        mel = torch.randn(2, config["n_mel_channels"], 6)
-        model(0.1 * torch.randn(2, 6 * config["hop_length"]), mel)  # data-dependent init
-        for step in model.flow_steps():
-            step.coupling.net.end.weight.normal_(0, 0.3)
-            step.coupling.net.end.bias.normal_(0, 0.1)
-        for module in model.modules():
-            if isinstance(module, PriorNet):
-                module.conv.weight.normal_(0, 0.05)
-    return model.eval()
 
 
 def eager_and_latent(model: WaveGlow, mel: torch.Tensor, seed: int):

@@ -11,10 +11,12 @@
 #   bash tools/gpu_check.sh --only 'synth_bf16|versus'   # only the steps matching a regex
 #
 # Steps: 1 the CUDA-only tests; 2 synthesis fp32/bf16/fp16 of a 10 s mel at batch 1 and 8;
-# 3 the training step throughput (fp32, bf16); 4 a 1-GPU torchrun run: an NCCL all-reduce and
-# a short `waveflow train`; 5 the NVIDIA-equivalence check on CUDA (float64 reference vs
-# waveflow, then `benchmark.py versus`). Goals on an H200: synthesis >= 10 MHz (bf16, batch 1),
-# training >= 2M samples/s.
+# 3 the training step throughput (fp32, bf16) and a Glow training step at the paper's size
+# (L=3, K=32, 512 channels, batch 64, the Glow recipe's schedule); 4 a 1-GPU torchrun run: an
+# NCCL all-reduce and a short `waveflow train`; 5 the NVIDIA-equivalence check on CUDA (float64
+# reference vs waveflow, then `benchmark.py versus`). The CUDA tests of step 1 include every
+# synthesis path at fp32/bf16/fp16 in every grad mode (tests/test_precision_matrix.py).
+# Goals on an H200: synthesis >= 10 MHz (bf16, batch 1), training >= 2M samples/s.
 set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
         --dry-run) DRY=1 ;;
         --out) OUT=$2; shift ;;
         --only) ONLY=$2; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "gpu_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -83,6 +85,9 @@ for dtype in fp32 bf16; do
     step "train_${dtype}" "$LIMIT" "$PY" tools/benchmark.py train $QUICK --device "$DEV" \
         --dtype "$dtype" $TRAIN --json "$LOGS/train_${dtype}.json"
 done
+GLOW_BATCH=64; [ "$DRY" = 1 ] && GLOW_BATCH=2
+step glow_paper "$LIMIT" "$PY" tools/benchmark.py glow $QUICK --device "$DEV" \
+    --batch-size "$GLOW_BATCH" --n-samples "$GLOW_BATCH" --json "$LOGS/glow_paper.json"
 
 # 4. torchrun with one process: an NCCL (gloo on CPU) all-reduce, then a short training run.
 step torchrun_allreduce "$LIMIT" "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 \

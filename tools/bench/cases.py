@@ -6,7 +6,8 @@ call after ``spec["warmup"]`` untimed calls, summarised by :func:`bench.stats.su
 
 Cases: ``synth`` (WaveGlow ``infer``), ``export`` (the exported vocoder in eager PyTorch,
 TorchScript and onnxruntime, alternating), ``train`` (one WaveGlow optimizer step),
-``glow_train`` (one Glow optimizer step), ``glow_sample`` (Glow sampling) and ``matmul`` (the
+``glow_train`` (one Glow optimizer step, with the Glow recipe's optimiser, warm-up and gradient
+clipping: :func:`glow_schedule`), ``glow_sample`` (Glow sampling) and ``matmul`` (the
 device's dense matmul rate).
 """
 
@@ -17,14 +18,18 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from waveflow.device import DTYPES, resolve_device
+from waveflow.train.config import TrainConfig
 
 from .memory import baseline_bytes, memory_report, reset_peak
 from .stats import summarize, time_runs
+
+GLOW_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "cifar10" / "conf" / "glow.yaml"
 
 
 def synchronizer(device: torch.device) -> Callable[[], None]:
@@ -39,6 +44,16 @@ def autocast(device: torch.device, dtype: str) -> contextlib.AbstractContextMana
     if dtype == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=DTYPES[dtype])
+
+
+def synthesis_precision(device: torch.device, dtype: str) -> str:
+    """The precision a synthesis at ``dtype`` really runs in on ``device``: low precision falls
+    back to fp32 where the device has no native units for it
+    (:func:`waveflow.device.native_low_precision`)."""
+    from waveflow.device import native_low_precision
+
+    native = dtype == "fp32" or native_low_precision(DTYPES[dtype], device)
+    return dtype if native else "fp32"
 
 
 def _timed(spec: dict[str, Any], device: torch.device, fn: Callable[[], object]) -> dict:
@@ -78,6 +93,7 @@ def synth_case(spec: dict[str, Any]) -> dict[str, Any]:
     median = result["timing"]["median_s"]
     return {
         **result,
+        "ran_in": synthesis_precision(device, spec["dtype"]),
         "output_samples": samples,
         "audio_seconds": samples / spec["sample_rate"],
         "samples_per_s": samples / median,
@@ -183,7 +199,7 @@ def train_case(spec: dict[str, Any]) -> dict[str, Any]:
     def loss_fn() -> torch.Tensor:
         return -model.log_prob(audio, mel, sigma=1.0).mean() / length
 
-    return _optimizer_steps(spec, device, model, loss_fn, lr=1e-4) | {
+    return _optimizer_steps(spec, device, model, loss_fn, TrainConfig(lr=1e-4)) | {
         "samples_per_step": batch * length,
         "audio_seconds_per_step": batch * length / spec["sample_rate"],
     }
@@ -194,25 +210,61 @@ def _optimizer_steps(
     device: torch.device,
     model: torch.nn.Module,
     loss_fn: Callable[[], torch.Tensor],
-    lr: float,
+    schedule: TrainConfig,
 ) -> dict[str, Any]:
-    """Time ``zero_grad; autocast forward; backward; Adam step`` (GradScaler for fp16)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    """Time ``zero_grad; autocast forward; backward; [clip;] step`` (GradScaler for fp16) with
+    ``schedule``'s optimizer, learning rate (warm-up included) and gradient clipping, as the
+    training engine applies them; untimed and timed calls are steps 1, 2, ... of a run."""
+    from waveflow.train.optim import build_optimizer
+    from waveflow.train.schedule import lr_at, set_lr
+
+    optimizer = build_optimizer(model, schedule)
     scaler = torch.amp.GradScaler(device.type, enabled=spec["dtype"] == "fp16")
     losses: list[torch.Tensor] = []
+    steps = [0]
 
     def step() -> None:
+        steps[0] += 1
+        set_lr(optimizer, lr_at(steps[0], schedule))
         optimizer.zero_grad(set_to_none=True)
         with autocast(device, spec["dtype"]):
             loss = loss_fn()
         scaler.scale(loss).backward()
+        if schedule.grad_clip:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), schedule.grad_clip)
         scaler.step(optimizer)
         scaler.update()
         losses[:] = [loss.detach()]
 
     result = _timed(spec, device, step)
     _finite(losses[0], "training loss")
-    return result | {"steps_per_s": 1.0 / result["timing"]["median_s"]}
+    return result | {
+        "steps_per_s": 1.0 / result["timing"]["median_s"],
+        "final_loss": float(losses[0]),
+        "schedule": {
+            "optimizer": schedule.optimizer,
+            "lr": schedule.lr,
+            "warmup_steps": schedule.warmup_steps,
+            "grad_clip": schedule.grad_clip,
+        },
+    }
+
+
+def glow_schedule() -> TrainConfig:
+    """The ``train:`` section of the paper-size Glow recipe (``recipes/cifar10/conf/glow.yaml``:
+    Adamax, lr 1e-3 after a linear warm-up over 5000 steps, gradient norm clipped at 100).
+
+    The warm-up is what makes a fresh paper-size Glow trainable: one Adam(ax) step of 1e-3 moves
+    every parameter by about 1e-3 in the direction of its gradient's sign, so each of the 96
+    zero-initialised coupling output convs (3x3 over 512 channels) shifts its output coherently
+    by several units and the loss becomes infinite on any data (docs/gpu.md)."""
+    import yaml
+
+    from waveflow.dataclass_dict import from_dict
+
+    train = yaml.safe_load(GLOW_RECIPE.read_text())["train"]
+    return from_dict(TrainConfig, train, "train")
 
 
 def _glow(spec: dict[str, Any], device: torch.device) -> tuple[torch.nn.Module, torch.Tensor]:
@@ -231,7 +283,8 @@ def glow_train_case(spec: dict[str, Any]) -> dict[str, Any]:
     device = resolve_device(spec["device"])
     model, x = _glow(spec, device)
     model.train()
-    result = _optimizer_steps(spec, device, model, lambda: model.bits_per_dim(x).mean(), lr=1e-3)
+    loss_fn = lambda: model.bits_per_dim(x).mean()  # noqa: E731
+    result = _optimizer_steps(spec, device, model, loss_fn, glow_schedule())
     return result | {"images_per_s": spec["batch_size"] / result["timing"]["median_s"]}
 
 

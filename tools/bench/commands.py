@@ -67,7 +67,8 @@ def synth_results(opts: argparse.Namespace, model: dict[str, Any]) -> list[dict[
 def synth_rows(results: list[dict[str, Any]]) -> list[list[str]]:
     return [
         [
-            f"synth {r['mel_seconds']:g} s x{r['batch_size']}",
+            f"synth {r['mel_seconds']:g} s x{r['batch_size']}"
+            + (f" (ran in {r['ran_in']})" if r["ran_in"] != r["dtype"] else ""),
             str(r["frames"]),
             seconds_cell(r["timing"]),
             f"{r['khz']:.3g}",

@@ -28,9 +28,10 @@ def tiny_check(device: torch.device) -> dict[str, float]:
 
     state = {k: v.clone() for k, v in reference.state_dict().items()}
     model = waveglow_from_nvidia_state(state, {"hop_length": 8}).double().to(device)
-    generator = torch.Generator().manual_seed(0)
-    mel = torch.randn(2, 6, 40, generator=generator, dtype=torch.float64).to(device)
-    audio = (0.2 * torch.randn(2, 40 * 8, generator=generator, dtype=torch.float64)).to(device)
+    generator = torch.Generator(device).manual_seed(0)
+    like = {"generator": generator, "dtype": torch.float64, "device": device}
+    mel = torch.randn(2, 6, 40, **like)
+    audio = 0.2 * torch.randn(2, 40 * 8, **like)
     with torch.no_grad():
         outputs = reference((mel, audio))
         z, _ = model(audio, mel)
@@ -49,7 +50,8 @@ def tiny_check(device: torch.device) -> dict[str, float]:
 
 def published_check(device: torch.device) -> float:
     reference, model = build_pair(waveglow_config("published"), device)
-    mel = torch.randn(1, 80, 16, generator=torch.Generator().manual_seed(0)).to(device) - 5
+    generator = torch.Generator(device).manual_seed(0)
+    mel = torch.randn(1, 80, 16, generator=generator, device=device) - 5
     with torch.no_grad():
         return float((reference.infer(mel, sigma=0.0) - model.infer(mel, sigma=0.0)).abs().max())
 

@@ -70,7 +70,7 @@ def count_synthesis_flops(config: dict[str, Any], frames: int) -> float:
 
     torch.manual_seed(0)
     model = WaveGlow(**config).eval().remove_weight_norm()
-    mel = torch.randn(1, config["n_mel_channels"], frames) - 5.0
+    mel = torch.randn(1, config["n_mel_channels"], frames, device="cpu") - 5.0
     with torch.inference_mode():
         model.infer(mel, sigma=0.6)
         with FlopCounterMode(display=False) as counter:
@@ -84,8 +84,9 @@ def count_train_flops(config: dict[str, Any], segment_length: int) -> float:
 
     torch.manual_seed(0)
     model = WaveGlow(**config).train()
-    audio = torch.rand(1, segment_length) - 0.5
-    mel = torch.randn(1, config["n_mel_channels"], segment_length // config["hop_length"] + 1)
+    audio = torch.rand(1, segment_length, device="cpu") - 0.5
+    frames = segment_length // config["hop_length"] + 1
+    mel = torch.randn(1, config["n_mel_channels"], frames, device="cpu")
     with FlopCounterMode(display=False) as counter:
         loss = -model.log_prob(audio, mel).mean()
         loss.backward()

@@ -38,7 +38,7 @@ def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
     device = torch.device("cpu")
     samples, checksum, work = 0, 0.0, None
     if spec["mode"] == "offline":
-        mel = torch.randn(1, n_mel, frames, generator=generator) - 5.0
+        mel = torch.randn(1, n_mel, frames, generator=generator, device=device) - 5.0
         base = baseline_bytes(device)
         start = time.perf_counter()
         audio = model.infer(mel, sigma=0.6, generator=generator, chunk_samples=chunk)
@@ -49,7 +49,7 @@ def stream_memory_case(spec: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         for first in range(0, frames, block):
             n = min(block, frames - first)
-            piece = stream.push(torch.randn(1, n_mel, n, generator=generator) - 5.0)
+            piece = stream.push(torch.randn(1, n_mel, n, generator=generator, device=device) - 5.0)
             samples += piece.shape[1]
             checksum += float(piece.abs().sum())
         piece = stream.finish()

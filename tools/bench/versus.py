@@ -24,7 +24,7 @@ import torch
 
 from waveflow.device import DTYPES, resolve_device
 
-from .cases import autocast, synchronizer
+from .cases import autocast, synchronizer, synthesis_precision
 from .commands import frames_for
 from .machine import machine_info
 from .report import format_table
@@ -89,9 +89,9 @@ def versus_cases(opts: argparse.Namespace, model: dict[str, Any]) -> tuple[dict,
     device = resolve_device(opts.device)
     reference, ours = build_pair(model, device)  # synthesis copies (weight norm folded)
     frames = frames_for(max(opts.seconds, 0.05), opts.sample_rate, model["hop_length"])
-    generator = torch.Generator().manual_seed(1)
-    mel = torch.randn(opts.batch_size, model["n_mel_channels"], frames, generator=generator) - 5
-    mel = mel.to(device)
+    generator = torch.Generator(device).manual_seed(1)
+    on_device = {"generator": generator, "device": device}
+    mel = torch.randn(opts.batch_size, model["n_mel_channels"], frames, **on_device) - 5
     ref_synth = remove_reference_weight_norm(reference).eval()
     our_synth = ours.eval().remove_weight_norm()
     with torch.inference_mode():
@@ -120,15 +120,10 @@ def versus_cases(opts: argparse.Namespace, model: dict[str, Any]) -> tuple[dict,
             cases[f"synth waveflow {dtype}"] = synth(our_synth, dtype=low)
     if opts.segment_length:
         length, hop = opts.segment_length, model["hop_length"]
-        audio = ((torch.rand(opts.train_batch, length, generator=generator) * 2 - 1) * 0.5).to(
-            device
-        )
-        train_mel = (
-            torch.randn(
-                opts.train_batch, model["n_mel_channels"], length // hop + 1, generator=generator
-            ).to(device)
-            - 5
-        )
+        audio = (torch.rand(opts.train_batch, length, **on_device) * 2 - 1) * 0.5
+        train_frames = length // hop + 1
+        shape = (opts.train_batch, model["n_mel_channels"], train_frames)
+        train_mel = torch.randn(shape, **on_device) - 5
         ref_train, our_train = (net.train() for net in build_pair(model, device))
         cases["train reference fp32"] = _train_step(
             ref_train, lambda: nl.nvidia_loss(ref_train((train_mel, audio))), "fp32", device
@@ -203,6 +198,9 @@ def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
         },
         "model": model,
         "equivalence": check,
+        "synthesis_ran_in": {
+            d: synthesis_precision(resolve_device(opts.device), d) for d in opts.dtypes
+        },
         "results": rows,
     }
     unit = {"synth": "kHz", "train": "samples/s"}
@@ -223,4 +221,7 @@ def versus_command(opts: argparse.Namespace) -> tuple[dict[str, Any], str]:
     )
     diff = check["max_abs_diff_sigma0"]
     table += f"\n# same maths: max |reference - waveflow| at sigma 0 = {diff:.2e}"
+    for asked, ran in section["synthesis_ran_in"].items():
+        if asked != ran:
+            table += f"\n# synthesis {asked} ran in {ran}: no native {asked} units on this device"
     return section, table

@@ -201,7 +201,7 @@ class WaveGlow(nn.Module):
         length = spect.shape[2] * self.upsample.stride[0]
         spect = self._grouped_spect(spect, length)
         shape = (spect.shape[0], self.n_remaining_channels, spect.shape[2])
-        audio = sigma * torch.randn(shape, dtype=spect.dtype)
+        audio = sigma * torch.randn(shape, dtype=spect.dtype, device=spect.device)
         for k in reversed(range(self.n_flows)):
             kept, moved = self._halves(audio, k)
             out = self.WN[k]((kept, spect))
@@ -209,7 +209,9 @@ class WaveGlow(nn.Module):
             audio = self._join(kept, (moved - out[:, :half]) / torch.exp(out[:, half:]), k)
             audio = self.convinv[k](audio, reverse=True)
             if k % self.n_early_every == 0 and k > 0:
-                early = torch.randn(spect.shape[0], self.n_early_size, spect.shape[2])
+                early = torch.randn(
+                    spect.shape[0], self.n_early_size, spect.shape[2], device=spect.device
+                )
                 audio = torch.cat([sigma * early.to(spect.dtype), audio], 1)
         return audio.permute(0, 2, 1).reshape(audio.shape[0], -1)
 

@@ -56,6 +56,22 @@ def trailing_size(x: Tensor) -> int:
     return math.prod(x.shape[2:])
 
 
+def weights_key(tensors) -> tuple | None:
+    """A key that changes whenever the values of ``tensors`` may have changed, for caches of
+    values derived from weights: each tensor's storage, dtype, device and version counter.
+
+    Pass LEAF tensors (parameters, buffers), not weights computed from them (weight norm
+    recomputes those on every access; in ``torch.inference_mode`` they are inference tensors,
+    which have no version counter). None, meaning "do not cache", when a tensor is itself an
+    inference tensor (a model built under ``inference_mode``): its in-place changes are not
+    counted.
+    """
+    tensors = list(tensors)
+    if any(t.is_inference() for t in tensors):
+        return None
+    return tuple((t._version, t.data_ptr(), t.dtype, t.device) for t in tensors)
+
+
 def check_channels(layer: nn.Module, x: Tensor, num_channels: int) -> None:
     """Raise a ValueError naming ``layer`` unless ``x`` is ``[B, num_channels, ...]``."""
     if x.dim() < 2 or x.shape[1] != num_channels:

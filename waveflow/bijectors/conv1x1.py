@@ -6,7 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from waveflow.bijectors.base import Bijector, check_channels, logdet_dtype, trailing_size
+from waveflow.bijectors.base import (
+    Bijector,
+    check_channels,
+    logdet_dtype,
+    trailing_size,
+    weights_key,
+)
 
 
 def random_rotation(num_channels: int, generator: torch.Generator | None = None) -> Tensor:
@@ -103,9 +109,8 @@ class InvertibleConv1x1(Bijector):
         with torch.autocast(self.weight.device.type, enabled=False):
             return torch.linalg.slogdet(self.weight.to(logdet_dtype(self.weight)))[1]
 
-    def _cache_key(self) -> tuple:
-        tensors = [*self.parameters(recurse=False), *self.buffers(recurse=False)]
-        return tuple((t._version, t.data_ptr(), t.dtype, t.device) for t in tensors)
+    def _cache_key(self) -> tuple | None:
+        return weights_key([*self.parameters(recurse=False), *self.buffers(recurse=False)])
 
     def inverse_matrix(self) -> Tensor:
         """``W^-1`` in the dtype of ``W`` (cached when gradients are off)."""
@@ -113,10 +118,11 @@ class InvertibleConv1x1(Bijector):
         if torch.is_grad_enabled() and weight.requires_grad:
             return torch.linalg.inv(weight.double()).to(weight.dtype)
         key = self._cache_key()
-        if self._inverse_cache is None or self._inverse_cache[0] != key:
-            inverse = torch.linalg.inv(weight.detach().double()).to(weight.dtype)
-            self._inverse_cache = (key, inverse)
-        return self._inverse_cache[1]
+        if self._inverse_cache is not None and self._inverse_cache[0] == key:
+            return self._inverse_cache[1]
+        inverse = torch.linalg.inv(weight.detach().double()).to(weight.dtype)
+        self._inverse_cache = None if key is None else (key, inverse)
+        return inverse
 
     def _logdet(self, x: Tensor) -> Tensor:
         return (self.log_abs_det().to(logdet_dtype(x)) * trailing_size(x)).expand(x.shape[0])

@@ -59,13 +59,16 @@ class VocoderInference(nn.Module):
 
     def __init__(self, model: WaveGlow) -> None:
         super().__init__()
-        self.model = folded_copy(model).eval().requires_grad_(False)
+        # normal tensors even when built under inference_mode: the cached inverses (constants
+        # of the exported graph) need the parameters' version counters
+        with torch.inference_mode(False):
+            self.model = folded_copy(model).eval().requires_grad_(False)
+            with torch.no_grad():
+                for layer in self.model.modules():
+                    if isinstance(layer, InvertibleConv1x1):
+                        layer.inverse_matrix()
         self.hop_length: int = model.config.hop_length
         self.n_mel_channels: int = model.config.n_mel_channels
-        with torch.no_grad():
-            for layer in self.model.modules():
-                if isinstance(layer, InvertibleConv1x1):
-                    layer.inverse_matrix()
 
     def forward(self, mel: Tensor, z: Tensor) -> Tensor:
         cond = self.model.condition(mel, z.shape[1])
@@ -73,11 +76,12 @@ class VocoderInference(nn.Module):
 
     def example_inputs(self, batch: int, frames: int, seed: int = 0) -> tuple[Tensor, Tensor]:
         """A log-mel-like ``mel [batch, n_mel, frames]`` and a latent at temperature 0.6."""
-        generator = torch.Generator().manual_seed(seed)
-        mel = torch.randn(batch, self.n_mel_channels, frames, generator=generator) * 2.0 - 6.0
-        z = torch.randn(batch, frames * self.hop_length, generator=generator) * 0.6
+        generator = torch.Generator().manual_seed(seed)  # on the CPU: the same on every device
+        cpu = generator.device
+        mel = torch.randn(batch, self.n_mel_channels, frames, generator=generator, device=cpu)
+        z = torch.randn(batch, frames * self.hop_length, generator=generator, device=cpu)
         device = next(self.parameters()).device
-        return mel.to(device), z.to(device)
+        return (mel * 2.0 - 6.0).to(device), (z * 0.6).to(device)
 
 
 def folded_copy(model: WaveGlow) -> WaveGlow:

@@ -377,7 +377,7 @@ def log_prob(
             z, logdet = model.flow(audio[:, None, lo:hi], cond)
             columns = record.columns
             if columns is None:
-                columns = torch.zeros(audio.shape[0], (hi - lo) // group, dtype=torch.float64)
+                columns = audio.new_zeros(audio.shape[0], (hi - lo) // group, dtype=torch.float64)
             per_column = (logdet.double() - columns.sum(dim=1)) / columns.shape[1]
             first, last = (start - lo) // group, (end - lo) // group
             kept = columns[:, first:last].sum(dim=1) + per_column * (last - first)

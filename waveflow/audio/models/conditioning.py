@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from waveflow.bijectors.base import weights_key
+
 
 class TransposedUpsampler(nn.ConvTranspose1d):
     """NVIDIA's upsampler followed by WaveGlow's grouping: ``[B, M, F] -> [B, M g, length/g]``.
@@ -44,17 +46,18 @@ class TransposedUpsampler(nn.ConvTranspose1d):
 
     def _gemm_weight(self) -> Tensor:
         """``W2 [(o, r), (n, i)] = W[i, o, n hop + r]`` (zero-padded kernel); cached when no
-        gradient is needed (keyed on the weight's version, storage and dtype)."""
+        gradient is needed (keyed on :func:`weights_key` of the weight)."""
         weight = self.weight
-        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
-        if self._cache is not None and self._cache[0] == key and not torch.is_grad_enabled():
-            return self._cache[1]
+        key = weights_key([weight])
+        cached = self._cache
+        if cached is not None and cached[0] == key and not torch.is_grad_enabled():
+            return cached[1]
         channels_in, channels_out, kernel = weight.shape
         hop, taps = self.stride[0], self.taps()
         padded = F.pad(weight, (0, taps * hop - kernel))
         w2 = padded.reshape(channels_in, channels_out, taps, hop).permute(1, 3, 2, 0)
         w2 = w2.reshape(channels_out * hop, taps * channels_in)
-        if not torch.is_grad_enabled():
+        if key is not None and not torch.is_grad_enabled():
             self._cache = (key, w2)
         return w2
 

@@ -124,7 +124,7 @@ class IAFStudent(nn.Module):
         mel = mel.to(device=weight.device, dtype=weight.dtype)
         length = mel.shape[2] * self.config.hop_length
         z = self.flow.sample_latent((mel.shape[0], 1, length), sigma, generator)
-        low = low_precision(dtype)
+        low = low_precision(dtype, weight.device)
         with torch.autocast(weight.device.type, dtype=low, enabled=low is not None):
             cond = self.upsample(mel, length)
         with autocast_nets(self, low):

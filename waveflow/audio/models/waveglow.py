@@ -464,7 +464,7 @@ class WaveGlow(nn.Module):
     # ---------------------------------------------------------------------------- synthesis
     def synthesis_condition(self, mel: Tensor, length: int, dtype: torch.dtype | None) -> Tensor:
         """:meth:`condition` for synthesis: the upsampler runs under autocast to ``dtype``."""
-        low = low_precision(dtype)
+        low = low_precision(dtype, mel.device)
         with torch.autocast(mel.device.type, dtype=low, enabled=low is not None):
             return self.condition(mel, length)
 
@@ -474,7 +474,7 @@ class WaveGlow(nn.Module):
         ``dtype`` bf16/fp16 runs the coupling networks under autocast; latents, affine maps and
         1x1-conv inverses stay in the model's precision.
         """
-        with autocast_nets(self, low_precision(dtype)):
+        with autocast_nets(self, low_precision(dtype, z.device)):
             return self.flow.inverse(z.unsqueeze(1), cond)[0].squeeze(1)
 
     @torch.no_grad()

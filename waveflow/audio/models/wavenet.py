@@ -28,13 +28,17 @@ output channel); :func:`remove_weight_norm` folds it into plain weights for infe
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
+
+from waveflow.bijectors.base import weights_key
+from waveflow.device import native_low_precision
 
 
 def weight_normed_conv(
@@ -131,10 +135,7 @@ class WaveNet(nn.Module):
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         if cond is None:
             raise ValueError("WaveNet: the mel conditioning tensor is required")
-        if self.autocast_dtype is None:
-            return self._forward(x, cond)
-        with torch.autocast(x.device.type, dtype=self.autocast_dtype):
-            return self._forward(x, cond).float()
+        return autocast_forward(self.autocast_dtype, self._forward, x, cond)
 
     def _forward(self, x: Tensor, cond: Tensor) -> Tensor:
         """NVIDIA's ``WN`` maths, with ``end`` folded into each layer's skip projection.
@@ -168,15 +169,15 @@ class WaveNet(nn.Module):
     def _projection(self, i: int, res_skip_layer: nn.Conv1d) -> tuple[Tensor, Tensor]:
         """Layer ``i``'s 1x1 weight ``[(n +) 2 n_in, n]`` and bias: residual rows (all but the
         last layer) and ``W_end`` times the skip rows, composed in full precision; cached
-        without autograd (keyed on the versions and storage of the weights)."""
-        tensors = (res_skip_layer.weight, res_skip_layer.bias, self.end.weight)
-        key = tuple((t._version, t.data_ptr(), t.dtype, t.device) for t in tensors)
+        without autograd, keyed on :func:`weights_key` of the parameters they come from (weight
+        norm's ``g`` and ``v``, not the weight it recomputes on every access)."""
+        key = weights_key([*res_skip_layer.parameters(), *self.end.parameters()])
         cached = self._projections.get(i)
         if cached is not None and cached[0] == key and not torch.is_grad_enabled():
             return cached[1]
         n = self.n_channels
         with torch.autocast(res_skip_layer.weight.device.type, enabled=False):
-            weight, bias = tensors[0][:, :, 0], tensors[1]
+            weight, bias = res_skip_layer.weight[:, :, 0], res_skip_layer.bias
             end = self.end.weight[:, :, 0]
             last = i == self.n_layers - 1
             skip_w, skip_b = (weight, bias) if last else (weight[n:], bias[n:])
@@ -184,7 +185,7 @@ class WaveNet(nn.Module):
             if not last:
                 fused_w = torch.cat([weight[:n], fused_w])
                 fused_b = torch.cat([bias[:n], fused_b])
-        if not torch.is_grad_enabled():
+        if key is not None and not torch.is_grad_enabled():
             self._projections[i] = (key, (fused_w[:, :, None], fused_b))
         return fused_w[:, :, None], fused_b
 
@@ -200,15 +201,47 @@ def gated_activation(pre: Tensor, cond: Tensor, inplace: bool) -> Tensor:
     return pre[:, :n].tanh_().mul_(pre[:, n:].sigmoid_())
 
 
-def low_precision(dtype: torch.dtype | None) -> torch.dtype | None:
-    """``dtype`` if it asks for bf16/fp16 autocast in synthesis, else None (full precision)."""
-    return dtype if dtype is not None and dtype not in (torch.float32, torch.float64) else None
+class PrecisionFallbackWarning(UserWarning):
+    """A low precision was asked for on a device that does not compute it natively."""
+
+
+def low_precision(dtype: torch.dtype | None, device: torch.device) -> torch.dtype | None:
+    """``dtype`` if it asks for bf16/fp16 autocast in synthesis on ``device``, else None (full
+    precision). On a device without native ``dtype`` units
+    (:func:`waveflow.device.native_low_precision`: a CPU without AVX512-BF16/AMX for bf16) it
+    warns once and runs full precision, which is then about 30x faster."""
+    if dtype is None or dtype in (torch.float32, torch.float64):
+        return None
+    if not native_low_precision(dtype, device):
+        name = str(dtype).removeprefix("torch.")
+        warnings.warn(
+            f"{name} asked for, but this {device.type.upper()} has no native {name} units, so "
+            f"torch would decompose {name} convolutions (about 30x slower): running float32",
+            PrecisionFallbackWarning,
+            stacklevel=1,  # one location: one line per process however many calls warn
+        )
+        return None
+    return dtype
+
+
+def autocast_forward(
+    dtype: torch.dtype | None, forward: Callable[..., Tensor], *inputs: Tensor
+) -> Tensor:
+    """``forward(*inputs)``; with ``dtype`` under ``torch.autocast`` to it, returned in float32
+    (the network side of a low-precision synthesis: its consumers stay in full precision)."""
+    if dtype is None:
+        return forward(*inputs)
+    with torch.autocast(inputs[0].device.type, dtype=dtype):
+        return forward(*inputs).float()
 
 
 @contextlib.contextmanager
 def autocast_nets(module: nn.Module, dtype: torch.dtype | None) -> Iterator[None]:
-    """Run every :class:`WaveNet` under ``module`` with ``autocast_dtype = dtype`` (None: off)."""
-    nets = [sub for sub in module.modules() if isinstance(sub, WaveNet)]
+    """Set ``autocast_dtype = dtype`` (None: off) on every network under ``module`` that has
+    one (the coupling WaveNets and a conditional prior's PriorNets: every
+    module that reads the conditioning, which a low-precision synthesis computes in ``dtype``).
+    """
+    nets = [sub for sub in module.modules() if hasattr(sub, "autocast_dtype")]
     for net in nets:
         net.autocast_dtype = dtype
     try:

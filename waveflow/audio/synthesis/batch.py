@@ -132,10 +132,11 @@ def synthesize_to_files(
     for first in range(0, len(jobs), settings.batch_size):
         batch = jobs[first : first + settings.batch_size]
         frames = max(job.mel.shape[1] for job in batch)
-        mels = torch.full((len(batch), batch[0].mel.shape[0], frames), math.log(1e-5))
+        shape = (len(batch), batch[0].mel.shape[0], frames)
+        mels = torch.full(shape, math.log(1e-5), device=device)
         for i, job in enumerate(batch):
             mels[i, :, : job.mel.shape[1]] = job.mel
-        audio = _infer_batch(model, mels.to(device), generator, settings)
+        audio = _infer_batch(model, mels, generator, settings)
         for i, job in enumerate(batch):
             length = job.length or job.mel.shape[1] * hop
             clip = audio[i, :length]

@@ -90,7 +90,7 @@ def _with_next_mel(
 
 
 def _cycled(mel: torch.Tensor, frames: int) -> torch.Tensor:
-    return mel[:, torch.arange(frames) % mel.shape[-1]]
+    return mel[:, torch.arange(frames, device=mel.device) % mel.shape[-1]]
 
 
 def _read_mel_of(audio_file: Path, mel_dir: Path, n_mel_channels: int) -> torch.Tensor:

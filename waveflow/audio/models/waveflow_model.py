@@ -40,7 +40,6 @@ from torch import Tensor, nn
 from waveflow.audio.models.conditioning import InterpolatingUpsampler
 from waveflow.audio.models.height_wavenet import HeightCausalWaveNet
 from waveflow.audio.models.waveglow import check_audio, check_mel, likelihood_metrics
-from waveflow.audio.models.wavenet import low_precision
 from waveflow.bijectors import (
     AxisAutoregressiveAffine,
     AxisPermutation,
@@ -206,7 +205,7 @@ class WaveFlow(nn.Module):
                 "chunked synthesis (--chunk-samples) is for WaveGlow checkpoints; a WaveFlow "
                 "model is synthesised whole"
             )
-        if low_precision(dtype) is not None:
+        if dtype is not None and dtype not in (torch.float32, torch.float64):
             raise WaveflowError(
                 f"WaveFlow synthesises in full precision; dtype {dtype} is for WaveGlow checkpoints"
             )

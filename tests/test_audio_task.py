@@ -8,7 +8,7 @@ import torch
 
 from waveflow.audio.data.features import MelConfig
 from waveflow.audio.models.waveglow import WaveGlowConfig
-from waveflow.audio.tasks.vocoder import VocoderDataConfig, VocoderLossConfig, WaveGlowTask
+from waveflow.audio.tasks.vocoder import FlowVocoderLossConfig, VocoderDataConfig, WaveGlowTask
 from waveflow.errors import WaveflowError
 from waveflow.task import get_task
 
@@ -50,17 +50,17 @@ def test_training_steps_lower_the_nll(tiny_ljspeech):
     assert batch[0].shape == (2, 1024) and batch[1].shape == (2, N_MELS, 5)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     with torch.no_grad():
-        before = task.loss(model, batch, VocoderLossConfig())
+        before = task.loss(model, batch, FlowVocoderLossConfig())
     assert before["loss"].dtype == torch.float32 and before["loss"].dim() == 0
     torch.testing.assert_close(
         before["bits_per_sample"], before["loss"] / torch.log(torch.tensor(2.0))
     )
     for _ in range(10):
         optimizer.zero_grad()
-        task.loss(model, batch, VocoderLossConfig())["loss"].backward()
+        task.loss(model, batch, FlowVocoderLossConfig())["loss"].backward()
         optimizer.step()
     with torch.no_grad():
-        after = task.loss(model, batch, VocoderLossConfig())
+        after = task.loss(model, batch, FlowVocoderLossConfig())
     assert after["loss"] < before["loss"] - 0.05
 
 

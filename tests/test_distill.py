@@ -24,7 +24,7 @@ from waveflow.audio.tasks.distill import (
     DistillTask,
     power_loss,
 )
-from waveflow.audio.tasks.vocoder import VocoderDataConfig, VocoderLossConfig, WaveGlowTask
+from waveflow.audio.tasks.vocoder import FlowVocoderLossConfig, VocoderDataConfig, WaveGlowTask
 from waveflow.cli import main
 from waveflow.dataclass_dict import to_dict
 from waveflow.errors import WaveflowError
@@ -66,7 +66,7 @@ def teacher_checkpoint(tmp_path_factory, demo_corpus) -> Path:
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(15):
         optimizer.zero_grad()
-        task.loss(model, batch, VocoderLossConfig())["loss"].backward()
+        task.loss(model, batch, FlowVocoderLossConfig())["loss"].backward()
         optimizer.step()
     path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
     config = {"model": to_dict(TEACHER), "data": to_dict(VocoderDataConfig(mel=MEL))}

@@ -16,7 +16,7 @@ from recipe_summary import training_front_end_and_sigma
 
 from waveflow import task as registry
 from waveflow.audio.tasks.distill import DistillLossConfig
-from waveflow.audio.tasks.vocoder import VocoderLossConfig
+from waveflow.audio.tasks.vocoder import FlowVocoderLossConfig
 from waveflow.checkpoint import load_model, save_checkpoint
 from waveflow.dataclass_dict import to_dict
 from waveflow.errors import WaveflowError
@@ -46,7 +46,8 @@ def toy_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.parametrize(
     ("task", "expected"),
     [
-        ("waveglow", VocoderLossConfig(sigma=1.0)),
+        ("waveglow", FlowVocoderLossConfig(sigma=1.0)),
+        ("waveflow", FlowVocoderLossConfig(sigma=1.0, stft_weight=0.0, stft_sigma=0.6)),
         ("glow", GlowLossConfig(y_weight=0.01)),
         ("distill", DistillLossConfig(sigma=1.0, power_loss_weight=1.0)),
         ("quiet", NoLossOptions()),
@@ -61,9 +62,10 @@ def test_loss_values_and_overrides_are_parsed_and_saved(tmp_path: Path) -> None:
     path.write_text("task: waveglow\nloss: {sigma: 0.9}\n")
     assert load_config(path).loss.sigma == 0.9
     config = load_config(path, ["loss.sigma=0.7"])
-    assert config.loss == VocoderLossConfig(sigma=0.7)
+    assert config.loss == FlowVocoderLossConfig(sigma=0.7)
     save_config(config, tmp_path / "saved.yaml")
-    assert yaml.safe_load((tmp_path / "saved.yaml").read_text())["loss"] == {"sigma": 0.7}
+    saved = yaml.safe_load((tmp_path / "saved.yaml").read_text())["loss"]
+    assert saved == {"sigma": 0.7, "stft_weight": 0.0, "stft_sigma": 0.6}
     assert load_config(tmp_path / "saved.yaml") == config
     glow = parse_config({"task": "glow"}, ["loss.y_weight=0"])
     assert glow.loss.y_weight == 0.0 and not hasattr(glow.model, "y_weight")

@@ -46,6 +46,9 @@ class Task(abc.ABC):
     - `moved_keys`: dotted keys of older configs and where they live now, e.g.
       `{"data.sigma": "loss.sigma"}`; such a key in a config the user wrote is a one-line
       error saying where it moved, and a `model.` one in a checkpoint's config is ignored.
+    - `unsupported_keys`: dotted keys of another family's options that this family does not
+      support, and why (e.g. WaveGlow's `model.lapped` in a WaveFlow config); such a key in a
+      config the user wrote is a one-line error naming the key, the task and the reason.
 
     A task holds no settings of its own: `build_model` and `build_datasets` return what they
     build and set nothing on the task; `loss` gets its settings as an argument.
@@ -56,6 +59,7 @@ class Task(abc.ABC):
     data_config: ClassVar[type]
     loss_config: ClassVar[type] = NoLossOptions
     moved_keys: ClassVar[dict[str, str]] = {}
+    unsupported_keys: ClassVar[dict[str, str]] = {}
 
     @abc.abstractmethod
     def build_model(self, model_cfg: Any) -> torch.nn.Module:
@@ -129,12 +133,13 @@ class Task(abc.ABC):
 
 #: What each built-in task models, so that commands tell a vocoder (mel -> audio: `waveflow
 #: synthesize`) from an image flow (`waveflow sample`, bits/dim) and the 2-D toy densities.
-VOCODER_TASKS = ("waveglow", "distill")
+VOCODER_TASKS = ("waveglow", "waveflow", "distill")
 IMAGE_TASKS = ("glow", "nice", "realnvp")
 POINT_TASKS = ("toy2d",)
 
 TASKS: dict[str, str | type[Task]] = {
     "waveglow": "waveflow.audio.tasks.vocoder:WaveGlowTask",
+    "waveflow": "waveflow.audio.tasks.waveflow_task:WaveFlowTask",
     "glow": "waveflow.image.task:GlowTask",
     "distill": "waveflow.audio.tasks.distill:DistillTask",
     "nice": "waveflow.image.flow_tasks:NICETask",

@@ -45,7 +45,7 @@ dtype=fp32              # training precision: fp32, bf16 or fp16
 ngpu=0                  # 0: CPU; 1: one GPU; N > 1: torchrun --nproc_per_node=N
 train_args=""           # extra `waveflow train` overrides, e.g. "train.steps=1000"
 sigma=0.6               # synthesis temperature
-metrics=stoi,pesq,mel,mrstft
+metrics=stoi,pesq,mel,mrstft,f0
 rtf_threads=2
 package_checkpoint=""   # stage 5; default: EXP_ROOT/all/best.pt
 package_dtype=auto      # auto: fp16 if it changes the synthesis by less than -30 dB

@@ -20,6 +20,8 @@ COLUMNS = (
     ("mrstft_logmag", "MR-STFT log-mag", 3),
     ("stoi", "STOI", 3),
     ("pesq_wb", "PESQ (wb)", 2),
+    ("f0_rmse_cents", "F0 RMSE (cents)", 0),
+    ("vuv_error", "V/UV error", 3),
 )
 TIME_KEYS = ("steps", "process_s", "wall_s")
 
@@ -97,6 +99,7 @@ CURVE_PANELS = (
     ("mel_l1", "log-mel L1 (lower is better)"),
     ("stoi", "STOI (higher is better)"),
     ("pesq_wb", "PESQ wb (higher is better)"),
+    ("f0_rmse_cents", "F0 RMSE, cents (lower is better)"),
 )
 
 

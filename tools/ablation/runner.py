@@ -82,8 +82,11 @@ def run_config(
         *settings.budget.overrides(settings.max_steps),
     ]
     config = load_config(spec.config, [*settings.common, *spec.overrides, *forced])
-    if config.task != "waveglow":
-        raise WaveflowError(f"run {spec.name}: task {config.task!r}; the ablation scores vocoders")
+    if config.task not in ("waveglow", "waveflow"):
+        raise WaveflowError(
+            f"run {spec.name}: task {config.task!r}; the ablation scores vocoders (waveglow, "
+            "waveflow)"
+        )
     return config
 
 

@@ -12,7 +12,7 @@ from waveflow.audio.tasks.likelihood import held_out_nll
 
 from .corpus import TestSet
 
-DEFAULT_METRICS = ("mel", "mrstft", "stoi", "pesq")
+DEFAULT_METRICS = ("mel", "mrstft", "stoi", "pesq", "f0")
 
 
 def nll_bits(model: torch.nn.Module, test: TestSet, device: str) -> float:

@@ -7,6 +7,7 @@ log|det d(out)/d(in)| per sample ``[B]``, the channel dim is 1 and any trailing 
 
 from waveflow.bijectors.actnorm import ActNorm
 from waveflow.bijectors.autoregressive import AutoregressiveAffine
+from waveflow.bijectors.axis_autoregressive import AxisAutoregressiveAffine
 from waveflow.bijectors.base import Bijector
 from waveflow.bijectors.batchnorm import BatchNorm
 from waveflow.bijectors.chain import Chain, Inverse
@@ -22,9 +23,9 @@ from waveflow.bijectors.made import MADE, MaskedLinear
 from waveflow.bijectors.masked_autoregressive import MaskedAutoregressive
 from waveflow.bijectors.masked_coupling import MaskedCoupling, checkerboard_mask
 from waveflow.bijectors.mixture import GaussianMixture
-from waveflow.bijectors.permutation import Reverse, Shuffle
+from waveflow.bijectors.permutation import AxisPermutation, Reverse, Shuffle
 from waveflow.bijectors.prior import LearnedPrior
-from waveflow.bijectors.reshape import Reshape
+from waveflow.bijectors.reshape import ChannelsToAxis, Reshape
 from waveflow.bijectors.scale import Scale
 from waveflow.bijectors.spline import (
     RationalQuadraticSpline,
@@ -42,9 +43,12 @@ __all__ = [
     "ActNorm",
     "AffineCoupling",
     "AutoregressiveAffine",
+    "AxisAutoregressiveAffine",
+    "AxisPermutation",
     "BatchNorm",
     "Bijector",
     "Chain",
+    "ChannelsToAxis",
     "ClassConditionalGaussian",
     "CouplingParams",
     "Flow",

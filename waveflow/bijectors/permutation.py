@@ -39,3 +39,36 @@ class Shuffle(Bijector):
     def inverse(self, y: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_channels(self, y, self.num_channels)
         return y[:, self.inverse_perm], zero_logdet(y)
+
+
+class AxisPermutation(Bijector):
+    """A fixed permutation ``perm`` of the positions along trailing dim ``dim`` (``>= 2``):
+    ``y.select(dim, i) = x.select(dim, perm[i])``; volume preserving (WaveFlow's height
+    permutations)."""
+
+    def __init__(self, perm: list[int] | torch.Tensor, dim: int = 2) -> None:
+        super().__init__()
+        perm = torch.as_tensor(perm, dtype=torch.long)
+        valid = perm.dim() == 1 and torch.equal(perm.sort().values, torch.arange(len(perm)))
+        if dim < 2 or not valid:
+            raise ValueError(
+                f"AxisPermutation: need a permutation of 0..n-1 and dim >= 2, got {perm.tolist()}, "
+                f"dim {dim}"
+            )
+        self.dim = dim
+        self.register_buffer("perm", perm)
+        self.register_buffer("inverse_perm", torch.argsort(perm))
+
+    def _permute(self, x: Tensor, index: Tensor) -> Tensor:
+        if x.dim() <= self.dim or x.shape[self.dim] != len(index):
+            raise ValueError(
+                f"AxisPermutation: expected {len(index)} positions along dim {self.dim}, "
+                f"got input {list(x.shape)}"
+            )
+        return x.index_select(self.dim, index)
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self._permute(x, self.perm), zero_logdet(x)
+
+    def inverse(self, y: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self._permute(y, self.inverse_perm), zero_logdet(y)

@@ -31,3 +31,19 @@ class Reshape(Bijector):
 
     def inverse(self, y: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return self._reshape(y, self.out_shape, self.in_shape), zero_logdet(y)
+
+
+class ChannelsToAxis(Bijector):
+    """``[B, C, *rest] <-> [B, 1, C, *rest]``: the channels become a new trailing axis (dim 2),
+    for any trailing sizes (e.g. WaveGlow's grouped ``[B, h, T/h]`` as WaveFlow's one-channel
+    ``h x T/h`` matrix); log-det 0."""
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if x.dim() < 2:
+            raise ValueError(f"ChannelsToAxis: expected input [B, C, ...], got {list(x.shape)}")
+        return x.unsqueeze(1), zero_logdet(x)
+
+    def inverse(self, y: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if y.dim() < 3 or y.shape[1] != 1:
+            raise ValueError(f"ChannelsToAxis: expected input [B, 1, C, ...], got {list(y.shape)}")
+        return y.squeeze(1), zero_logdet(y)

@@ -168,6 +168,7 @@ def parse_config(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> Exper
         raise WaveflowError("missing key 'task' (the model family, e.g. 'waveglow' or 'glow')")
     task = get_task(raw["task"], allow_plugin=True)
     check_moved_keys(raw, task.moved_keys)
+    check_unsupported_keys(raw, raw["task"], task.unsupported_keys)
     return ExperimentConfig(
         task=raw["task"],
         model=from_dict(task.model_config, _section(raw, "model"), "model"),
@@ -184,6 +185,17 @@ def check_moved_keys(raw: Mapping[str, Any], moved: Mapping[str, str]) -> None:
         value = raw.get(section)
         if isinstance(value, Mapping) and key in value:
             raise WaveflowError(f"{old} moved to {new}: write it under {new.partition('.')[0]}:")
+
+
+def check_unsupported_keys(
+    raw: Mapping[str, Any], task: str, unsupported: Mapping[str, str]
+) -> None:
+    """Raise "model.lapped is not supported by task waveflow: <why>" for the first such key."""
+    for key, why in unsupported.items():
+        section, _, name = key.partition(".")
+        value = raw.get(section)
+        if isinstance(value, Mapping) and name in value:
+            raise WaveflowError(f"{key} is not supported by task {task}: {why}")
 
 
 def apply_override(raw: dict[str, Any], text: str) -> None:

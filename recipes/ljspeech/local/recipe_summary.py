@@ -35,9 +35,10 @@ import torch
 
 from waveflow.audio.data.features import MelConfig
 from waveflow.audio.data.io import AUDIO_SUFFIXES
+from waveflow.audio.models.waveflow_model import WaveFlow
 from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.audio.tasks.likelihood import held_out_nll
-from waveflow.audio.tasks.vocoder import VocoderLossConfig
+from waveflow.audio.tasks.vocoder import FlowVocoderLossConfig
 from waveflow.errors import WaveflowError
 
 
@@ -116,7 +117,7 @@ def training_front_end_and_sigma(config: dict[str, Any]) -> tuple[MelConfig, flo
     mel = from_dict(
         MelConfig, (data.get("mel") or {}) if isinstance(data, dict) else {}, "data.mel"
     )
-    return mel, from_dict(VocoderLossConfig, config.get("loss") or {}, "loss").sigma
+    return mel, from_dict(FlowVocoderLossConfig, config.get("loss") or {}, "loss").sigma
 
 
 def recipe_summary(
@@ -136,8 +137,10 @@ def recipe_summary(
     device = torch.device(device)
     model, ckpt = load_model(checkpoint, map_location=device)
     task = get_task(ckpt["task"])
-    if not isinstance(model, WaveGlow):
-        raise WaveflowError(f"{checkpoint} holds a {ckpt['task']!r} model, not WaveGlow")
+    if not isinstance(model, (WaveGlow, WaveFlow)):
+        raise WaveflowError(
+            f"{checkpoint} holds a {ckpt['task']!r} model, not a WaveGlow or WaveFlow vocoder"
+        )
     mel_config, train_sigma = training_front_end_and_sigma(ckpt["config"])
     rate = mel_config.sample_rate
     pairs = paired_test_files(Path(ref_dir), Path(mel_dir))

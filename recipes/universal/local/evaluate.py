@@ -1,7 +1,7 @@
 """Stages 2 and 4 of the universal-vocoder recipe: per-language metrics of one model.
 
     python local/evaluate.py --ref-root DUMP/ref --gen DIR --baseline DIR --out EXP/eval
-        --langs en,es,fr,it,ru [--unseen ru] [--metrics stoi,pesq,mel,mrstft]
+        --langs en,es,fr,it,ru [--unseen ru] [--metrics stoi,pesq,mel,mrstft,f0]
         [--checkpoint CKPT --threads 2] [--sample-rate 22050]
 
 `REF_ROOT/<lang>/<id>.wav` are the test clips of each language; `GEN/<id>.wav` their WaveGlow
@@ -44,6 +44,8 @@ COLUMNS = (  # (result key, header, higher is better)
     ("mel_l1", "log-mel L1", False),
     ("mrstft_sc", "MR-STFT SC", False),
     ("mrstft_logmag", "MR-STFT log-mag", False),
+    ("f0_rmse_cents", "F0 RMSE (cents)", False),
+    ("vuv_error", "V/UV error", False),
 )
 JUDGED = ("pesq_wb", "mrstft_sc", "mrstft_logmag")
 VERDICTS = {True: "yes", False: "**no**", None: "not measured"}
@@ -57,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="evaluation folder")
     parser.add_argument("--langs", required=True, help="comma-separated")
     parser.add_argument("--unseen", default="", help="languages left out of training")
-    parser.add_argument("--metrics", default="stoi,pesq,mel,mrstft")
+    parser.add_argument("--metrics", default="stoi,pesq,mel,mrstft,f0")
     parser.add_argument("--checkpoint", type=Path, help="measure the synthesis speed")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the RTF")
     parser.add_argument("--rtf-clips", type=int, default=2, help="clips per language for the speed")

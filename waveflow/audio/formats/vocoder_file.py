@@ -1,5 +1,6 @@
-"""Vocoder files: a native waveflow checkpoint (``task: waveglow``, or ``task: distill`` for an
-IAF student) or one of NVIDIA's WaveGlow checkpoints, told apart in one place.
+"""Vocoder files: a native waveflow checkpoint (``task: waveglow``, ``task: waveflow``, or
+``task: distill`` for an IAF student) or one of NVIDIA's WaveGlow checkpoints, told apart in
+one place.
 
 * :func:`open_vocoder_file`: the native checkpoint's dict or NVIDIA's model
   (``waveflow convert`` opens its input here);
@@ -22,6 +23,7 @@ import torch
 from waveflow.audio.data.features import MelConfig
 from waveflow.audio.formats.nvidia import load_nvidia_waveglow
 from waveflow.audio.models.student import IAFStudent
+from waveflow.audio.models.waveflow_model import WaveFlow
 from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.checkpoint import load_checkpoint, model_from_checkpoint
 from waveflow.dataclass_dict import from_dict
@@ -29,7 +31,8 @@ from waveflow.errors import WaveflowError
 from waveflow.inputs import regular_file
 from waveflow.task import VOCODER_TASKS
 
-Vocoder = WaveGlow | IAFStudent  # anything with infer(mel, sigma, generator, dtype) and .config
+#: anything with infer(mel, sigma, generator, dtype) and .config
+Vocoder = WaveGlow | WaveFlow | IAFStudent
 
 
 def open_vocoder_file(

@@ -92,9 +92,10 @@ def log_mel_l1(ref: np.ndarray, gen: np.ndarray, sample_rate: int) -> float:
     return total / count
 
 
-def _stft_magnitude(audio: torch.Tensor, resolution: StftResolution) -> torch.Tensor:
-    """Magnitude STFT [n_fft // 2 + 1, frames], centred frames, reflect padding."""
-    window = torch.hann_window(resolution.win_length, dtype=audio.dtype)
+def stft_magnitude(audio: torch.Tensor, resolution: StftResolution) -> torch.Tensor:
+    """Magnitude STFT ``[..., n_fft // 2 + 1, frames]`` of ``audio [..., T]`` (centred frames,
+    reflect padding), clamped to ``MAGNITUDE_FLOOR``; differentiable."""
+    window = torch.hann_window(resolution.win_length, dtype=audio.dtype, device=audio.device)
     spectrum = torch.stft(
         audio,
         n_fft=resolution.n_fft,
@@ -130,8 +131,8 @@ def multi_resolution_stft_distance(
         diff_sq = ref_sq = log_sum = 0.0
         count = 0
         for samples, frames in frame_blocks(ref.size, resolution.n_fft, resolution.hop_length):
-            mag_ref = _stft_magnitude(ref_t[samples], resolution)[:, frames]
-            mag_gen = _stft_magnitude(gen_t[samples], resolution)[:, frames]
+            mag_ref = stft_magnitude(ref_t[samples], resolution)[:, frames]
+            mag_gen = stft_magnitude(gen_t[samples], resolution)[:, frames]
             diff_sq += float(((mag_ref - mag_gen) ** 2).sum())
             ref_sq += float((mag_ref**2).sum())
             log_sum += float((mag_ref.log() - mag_gen.log()).abs().sum())

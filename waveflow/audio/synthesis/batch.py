@@ -24,6 +24,7 @@ from torch import Tensor
 
 from waveflow.audio.data.features import check_log_mel
 from waveflow.audio.formats.vocoder_file import Vocoder
+from waveflow.audio.models.waveflow_model import WaveFlow
 from waveflow.audio.models.waveglow import WaveGlow
 from waveflow.errors import WaveflowError
 from waveflow.reporting import is_out_of_memory
@@ -163,17 +164,21 @@ def synthesize_to_files(
 def synthesis_chunk(model: Vocoder, chunk_samples: int | None) -> int | None:
     """The chunk size of ``--chunk-samples`` for ``model`` (checked; None: the default).
 
-    WaveGlow synthesises long mels in exact chunks (:mod:`waveflow.audio.models.chunked`); an IAF
-    student is synthesised whole, so asking it for chunks is a one-line WaveflowError.
+    WaveGlow synthesises long mels in exact chunks (:mod:`waveflow.audio.models.chunked`); an
+    IAF student or a WaveFlow is synthesised whole, so asking it for chunks is a one-line
+    WaveflowError naming the model.
     """
     from waveflow.audio.models.chunked import chunk_size
 
     if isinstance(model, WaveGlow):
         return chunk_size(model, chunk_samples)
     if chunk_samples is not None:
+        kind = "a WaveFlow (task: waveflow)" if isinstance(model, WaveFlow) else (
+            "an IAF student (task: distill)"
+        )
         raise WaveflowError(
-            "--chunk-samples: an IAF student (task: distill) is synthesised whole; chunked "
-            "synthesis is for WaveGlow checkpoints"
+            f"--chunk-samples: {kind} is synthesised whole; chunked synthesis is for WaveGlow "
+            "checkpoints"
         )
     return None
 

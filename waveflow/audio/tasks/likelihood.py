@@ -9,12 +9,13 @@ from pathlib import Path
 import torch
 
 from waveflow.audio.data.features import MelConfig
+from waveflow.audio.models.waveflow_model import WaveFlow
 from waveflow.audio.models.waveglow import WaveGlow
 
 
 @torch.no_grad()
 def held_out_nll(
-    model: WaveGlow,
+    model: WaveGlow | WaveFlow,
     files: Sequence[Path],
     mel_config: MelConfig,
     sigma: float = 1.0,
@@ -31,8 +32,9 @@ def held_out_nll(
     Unusable files are skipped with one warning (see ``AudioSegmentDataset``).
 
     Files are read one at a time and scored in exact chunks of ``chunk_samples`` (see
-    :func:`waveflow.audio.models.chunked.log_prob`), so memory does not grow with their length or
-    number.
+    :func:`waveflow.audio.models.chunked.log_prob`), so memory does not grow with their length
+    or number. A model without chunked scoring (WaveFlow) scores each file whole
+    (``model.log_prob``); ``chunk_samples`` must then be None.
 
     ``mismatched=True`` scores each utterance with the mel of the next one (cycled along time
     to the right length): the gap to the matched NLL measures how much the model relies on its
@@ -40,9 +42,11 @@ def held_out_nll(
     Returns ``{"bits_per_sample", "nats_per_sample", "files", "samples"}``.
     """
     from waveflow.audio.data.corpus import AudioSegmentDataset
-    from waveflow.audio.models.chunked import chunk_size, log_prob
+    from waveflow.audio.models.chunked import log_prob
+    from waveflow.audio.synthesis.batch import synthesis_chunk
 
-    chunk_samples = chunk_size(model, chunk_samples)
+    chunk_samples = synthesis_chunk(model, chunk_samples)
+    whole = not isinstance(model, WaveGlow)
     dataset = AudioSegmentDataset(files, mel_config, segment_length=None, train=False)
     group = model.config.n_group
     total_nats, total_samples = 0.0, 0
@@ -55,7 +59,11 @@ def held_out_nll(
             yield audio[: audio.shape[0] - audio.shape[0] % group], mel
 
     for audio, mel in _with_next_mel(pairs()) if mismatched else pairs():
-        log_p = log_prob(model, audio[None].to(device), mel[None].to(device), sigma, chunk_samples)
+        audio_b, mel_b = audio[None].to(device), mel[None].to(device)
+        if whole:
+            log_p = model.log_prob(audio_b, mel_b, sigma).double()
+        else:
+            log_p = log_prob(model, audio_b, mel_b, sigma, chunk_samples)
         total_nats -= float(log_p[0])
         total_samples += audio.shape[0]
     nats = total_nats / total_samples

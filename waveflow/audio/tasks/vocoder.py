@@ -5,10 +5,12 @@ YAML:
     task: waveglow
     model: {n_channels: 256, ...}           # WaveGlowConfig
     data:  {root: LJSpeech-1.1, n_valid: 100, n_test: 100, segment_length: 16000, ...}
-    loss:  {sigma: 1.0}                     # VocoderLossConfig
+    loss:  {sigma: 1.0, stft_weight: 0.0}   # FlowVocoderLossConfig
 
 The loss is the exact negative log-likelihood in nats per audio sample (fp32); the metrics
 add bits per sample and NVIDIA's loss (which lacks the Gaussian normaliser) for comparison.
+``loss.stft_weight > 0`` adds the multi-resolution STFT loss of samples drawn at
+``loss.stft_sigma`` (:mod:`waveflow.audio.tasks.stft_loss`).
 """
 
 from __future__ import annotations
@@ -68,13 +70,30 @@ class VocoderLossConfig:
             raise WaveflowError(f"loss.sigma must be positive, got {self.sigma}")
 
 
+@dataclass
+class FlowVocoderLossConfig(VocoderLossConfig):
+    """The vocoder loss plus the auxiliary synthesis-path loss
+    (:mod:`waveflow.audio.tasks.stft_loss`): ``stft_weight`` (0: likelihood only) times the
+    multi-resolution STFT loss of samples drawn at temperature ``stft_sigma``."""
+
+    stft_weight: float = 0.0
+    stft_sigma: float = 0.6
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not math.isfinite(self.stft_weight) or self.stft_weight < 0:
+            raise WaveflowError(f"loss.stft_weight must be >= 0, got {self.stft_weight}")
+        if not math.isfinite(self.stft_sigma) or self.stft_sigma < 0:
+            raise WaveflowError(f"loss.stft_sigma must be >= 0, got {self.stft_sigma}")
+
+
 class WaveGlowTask(Task):
     """WaveGlow as the engine sees it; batches are ``(audio [B, L], mel [B, n_mels, F])``."""
 
     name = "waveglow"
     model_config = WaveGlowConfig
     data_config = VocoderDataConfig
-    loss_config = VocoderLossConfig
+    loss_config = FlowVocoderLossConfig
     moved_keys = {"data.sigma": "loss.sigma"}
 
     def build_model(self, model_cfg: WaveGlowConfig) -> WaveGlow:
@@ -166,16 +185,24 @@ class WaveGlowTask(Task):
         load_state(model, state, path)
 
     def loss(
-        self, model: torch.nn.Module, batch: Any, options: VocoderLossConfig
+        self, model: torch.nn.Module, batch: Any, options: FlowVocoderLossConfig
     ) -> dict[str, torch.Tensor]:
         audio, mel = batch
         z, logdet = model(audio, mel)
         metrics = likelihood_metrics(z.float(), logdet.float(), options.sigma)
-        return {
+        out = {
             "loss": metrics["nats_per_sample"],
             "bits_per_sample": metrics["bits_per_sample"],
             "nvidia_loss": metrics["nvidia_loss"],
         }
+        if options.stft_weight > 0:
+            from waveflow.audio.tasks.stft_loss import synthesis_stft_loss
+
+            stft = synthesis_stft_loss(model, audio, mel, options.stft_sigma)
+            out["nll"] = out["loss"]
+            out["stft_loss"] = stft
+            out["loss"] = out["loss"] + options.stft_weight * stft
+        return out
 
     def log_media(self, model: torch.nn.Module, writer: Any, step: int, valid_set: Dataset) -> None:
         """Two fixed validation clips at sigma 0.6: audio (real, generated) and mel images."""

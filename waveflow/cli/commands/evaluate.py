@@ -288,21 +288,21 @@ def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Held-out NLL of the --ref recordings under the --checkpoint vocoder, as summary rows."""
     from waveflow.audio.data.io import collect_files
     from waveflow.audio.formats.vocoder_file import load_vocoder
-    from waveflow.audio.models.chunked import chunk_size
-    from waveflow.audio.models.waveglow import WaveGlow
+    from waveflow.audio.models.student import IAFStudent
+    from waveflow.audio.synthesis.batch import synthesis_chunk
     from waveflow.audio.tasks.likelihood import held_out_nll
     from waveflow.device import resolve_device
     from waveflow.errors import WaveflowError
 
     device = resolve_device(args.device)
     model, mel_config = load_vocoder(args.checkpoint, device)
-    if not isinstance(model, WaveGlow):
+    if isinstance(model, IAFStudent):
         raise WaveflowError(
             f"{args.checkpoint} is an IAF student (task: distill): its exact NLL runs one "
             "network call per audio sample and is not computed here; score its synthesis "
             "with --gen"
         )
-    chunk_size(model, args.chunk_samples)  # a bad --chunk-samples fails before reading audio
+    chunk = synthesis_chunk(model, args.chunk_samples)  # fails before reading audio
     files, errors = collect_files([args.ref])
     if errors or not files:
         raise WaveflowError("; ".join(errors) or f"no .wav/.flac files in {args.ref}")
@@ -313,7 +313,7 @@ def _nll_summary(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         args.sigma,
         device,
         mel_dir=args.mels,
-        chunk_samples=chunk_size(model, args.chunk_samples),
+        chunk_samples=chunk,
     )
     n = result["files"]
     return {

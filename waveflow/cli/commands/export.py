@@ -62,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
     model, mel_config = load_vocoder(args.checkpoint, torch.device("cpu"))
     if not isinstance(model, WaveGlow):
         raise WaveflowError(
-            f"{args.checkpoint} holds an IAF student (task: distill), not a WaveGlow vocoder: "
-            "export supports WaveGlow checkpoints"
+            f"{args.checkpoint} holds a {type(model).__name__} vocoder, not a WaveGlow: "
+            "export supports WaveGlow checkpoints (a WaveFlow or an IAF student runs in eager "
+            "PyTorch through waveflow synthesize)"
         )
     inference = VocoderInference(model)
     info = metadata(inference, args.frames, sample_rate=mel_config.sample_rate)
